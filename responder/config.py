@@ -1,0 +1,265 @@
+"""Load config.toml once, validate it, and resolve secrets from the environment.
+
+Every key has a default (the same one written, commented, in the bundled
+config.toml), so an empty file is a valid config. An unknown key or a bad value
+stops start-up with a ConfigError that names the key and what is expected.
+Passwords never live in config.toml: each secret is read from an environment
+variable (``*_env``) or a file (``*_file``).
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_ENV = "RESPONDER_CONFIG"
+DATABASE_ENV = "RESPONDER_DATABASE_URL"
+BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+class ConfigError(Exception):
+    """Bad configuration: the operator must act. The message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Secret(_Section):
+    """Where a secret comes from: an environment variable or a file."""
+
+
+def read_secret(env: str, file: str, what: str) -> str | None:
+    """The secret from ``env`` (variable name) or ``file`` (path), else None."""
+    if env:
+        value = os.environ.get(env)
+        if value:
+            return value
+    if file:
+        path = Path(file).expanduser()
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot read secret file {path}: {exc.strerror}") from exc
+    return None
+
+
+class ResponderSection(_Section):
+    database_url: str = "sqlite:///responder.db"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    timezone: str = "UTC"
+
+
+class ShopSection(_Section):
+    name: str = "Example Shop"
+    addresses: list[str] = Field(default_factory=lambda: ["support@example-shop.test"])
+    signature: str = "The Example Shop team"
+    website: str = "https://example-shop.test"
+    message_id_domain: str = "responder.example-shop.test"
+    return_window_days: int = Field(30, ge=0, le=3650)
+    refund_method: Literal["original_payment", "store_credit"] = "original_payment"
+    refund_days: int = Field(5, ge=0, le=90)
+    replacement_for_damaged: bool = True
+    shipping_days_domestic: str = "2-4"
+    shipping_days_international: str = "7-14"
+    tracking_url: str = "https://example-shop.test/track/{order_number}"
+    support_hours: str = "Monday to Friday, 9:00-17:00"
+    password_reset_url: str = "https://example-shop.test/account/reset-password"
+    downloads_url: str = "https://example-shop.test/account/downloads"
+    orders_url: str = "https://example-shop.test/account/orders"
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one address is needed")
+        out = []
+        for item in value:
+            if "@" not in item:
+                raise ValueError(f"{item!r} is not an e-mail address")
+            out.append(item.strip().lower())
+        return out
+
+    @field_validator("tracking_url")
+    @classmethod
+    def _tracking(cls, value: str) -> str:
+        if value and "{order_number}" not in value:
+            raise ValueError("must contain {order_number}")
+        return value
+
+    @property
+    def support_email(self) -> str:
+        return self.addresses[0]
+
+
+class InboxSection(_Section):
+    name: str = "shop"
+    host: str
+    port: int = Field(993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    verify_certificate: bool = True
+    ca_file: str = ""
+    username: str
+    password_env: str = "RESPONDER_IMAP_PASSWORD"
+    password_file: str = ""
+    folder: str = "INBOX"
+    sent_folder: str = ""          # "" = find the \Sent folder automatically
+    poll_seconds: int = Field(60, ge=5, le=86400)
+    start_from: str = "now"        # "now", "all" or an ISO date (YYYY-MM-DD)
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+
+    @field_validator("start_from")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        if value in ("now", "all"):
+            return value
+        from datetime import date
+        try:
+            date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError('must be "now", "all" or a date like 2026-01-31') from exc
+        return value
+
+    def password(self) -> str | None:
+        return read_secret(self.password_env, self.password_file, f"inbox {self.name!r} password")
+
+
+class SmtpSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "starttls"
+    verify_certificate: bool = True
+    ca_file: str = ""
+    username: str = ""
+    password_env: str = "RESPONDER_SMTP_PASSWORD"
+    password_file: str = ""
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+
+    def password(self) -> str | None:
+        return read_secret(self.password_env, self.password_file, "smtp password")
+
+
+class IngressSection(_Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8025, ge=1, le=65535)
+    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+
+
+class ScreeningSection(_Section):
+    throttle_hours: float = Field(24.0, ge=0)
+    loop_header_value: str = "responder"
+
+
+class ScoringSection(_Section):
+    backend: Literal["builtin", "transformers"] = "builtin"
+    model: str = ""
+    hold_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    batch_size: int = Field(16, ge=1, le=1024)
+    hostile_labels: list[str] = Field(default_factory=lambda: [
+        "toxic", "toxicity", "insult", "obscene", "threat", "identity_hate",
+        "severe_toxic", "severe_toxicity", "identity_attack", "sexual_explicit", "LABEL_1"])
+    device: str = "cpu"
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str, info) -> str:
+        return value.strip()
+
+
+class IntentSection(_Section):
+    backend: Literal["builtin", "transformers"] = "builtin"
+    model: str = ""
+    min_confidence: float = Field(0.4, ge=0.0, le=1.0)
+    batch_size: int = Field(16, ge=1, le=1024)
+
+
+class CoolingSection(_Section):
+    hold_hours: float = Field(4.0, ge=0, le=23)
+    reply_deadline_hours: float = Field(24.0, gt=0, le=168)
+    ready_before_deadline_hours: float = Field(2.0, ge=0, le=24)
+
+
+class DraftingSection(_Section):
+    templates_dir: str = ""
+    default_language: str = "en"
+    quote_original: bool = True
+    html: bool = False
+
+
+class SchedulerSection(_Section):
+    release_check_seconds: int = Field(60, ge=1, le=3600)
+    send_retry_seconds: int = Field(300, ge=5, le=86400)
+
+
+class Config(_Section):
+    responder: ResponderSection = Field(default_factory=ResponderSection)
+    shop: ShopSection = Field(default_factory=ShopSection)
+    inbox: list[InboxSection] = Field(default_factory=list)
+    smtp: SmtpSection = Field(default_factory=SmtpSection)
+    ingress: IngressSection = Field(default_factory=IngressSection)
+    screening: ScreeningSection = Field(default_factory=ScreeningSection)
+    scoring: ScoringSection = Field(default_factory=ScoringSection)
+    intent: IntentSection = Field(default_factory=IntentSection)
+    cooling: CoolingSection = Field(default_factory=CoolingSection)
+    drafting: DraftingSection = Field(default_factory=DraftingSection)
+    scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
+
+    source: str = Field("<defaults>", exclude=True)
+
+    @field_validator("inbox")
+    @classmethod
+    def _unique_inboxes(cls, value: list[InboxSection]) -> list[InboxSection]:
+        names = [box.name for box in value]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"inbox names must be unique; repeated: {', '.join(sorted(dupes))}")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get(DATABASE_ENV) or self.responder.database_url
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {loc}: unknown key (check the spelling; see the bundled config.toml)")
+        elif err["type"] == "missing":
+            lines.append(f"  {loc}: required key is missing")
+        else:
+            got = err.get("input")
+            shown = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
+            lines.append(f"  {loc}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def from_dict(data: dict, source: str = "<dict>") -> Config:
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+    cfg.source = source
+    return cfg
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Load and validate the config: ``path``, else $RESPONDER_CONFIG, else built-in defaults."""
+    chosen = path or os.environ.get(CONFIG_ENV)
+    if not chosen:
+        return from_dict({}, "<defaults>")
+    file = Path(chosen).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read config: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return from_dict(data, str(file))
