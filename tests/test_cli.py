@@ -1,0 +1,85 @@
+"""The rep's CLI on a real database: list, show, edit, approve (sends), reject."""
+from datetime import datetime, timezone
+from email import message_from_bytes, policy
+
+import pytest
+from click.testing import CliRunner
+
+from responder.cli import main
+from responder.pipeline import Services, process_stored
+from responder.store import open_repository
+
+from conftest import sample
+from servers import SmtpSink
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    sink = SmtpSink()
+    sink.start()
+    db = tmp_path / "cli.db"
+    cfg_file = tmp_path / "config.toml"
+    cfg_file.write_text(f'[responder]\ndatabase_url = "sqlite:///{db}"\nlog_level = "WARNING"\n'
+                        f'[smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\n')
+    monkeypatch.setenv("RESPONDER_CONFIG", str(cfg_file))
+    monkeypatch.setenv("RESPONDER_REP", "alice")
+    from responder import config as config_mod
+    cfg = config_mod.load(cfg_file)
+    repo = open_repository(cfg.database_url)
+    now = datetime.now(timezone.utc)
+    pks = []
+    for name in ("01-refund-en.eml", "02-hostile-en.eml"):
+        pk, _ = repo.store_raw(sample(name), source="cli", received_at=now, deadline_at=now)
+        pks.append(pk)
+    process_stored(repo, Services.from_config(cfg), pks, now)
+    yield repo, pks, sink
+    sink.close()
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_list_show_edit_approve_and_reject(setup, tmp_path):
+    repo, (refund, hostile), sink = setup
+    out = run("list").output
+    assert f"{refund}  drafted" in out and f"{hostile}  held" in out and "cooling until" in out
+    shown = run("show", str(refund)).output
+    assert "Re: Refund for order #10234" in shown and "audit trail" in shown
+
+    new_body = "Hello Jane,\n\nYour refund is on its way.\n\nThe Example Shop team\n"
+    (tmp_path / "body.txt").write_text(new_body)
+    assert run("edit", str(refund), "--file", str(tmp_path / "body.txt")).exit_code == 0
+    result = run("approve", str(hostile))
+    assert result.exit_code == 1 and "cooling off" in result.stderr
+    result = run("approve", str(refund))
+    assert result.exit_code == 0, result.output
+    [got] = sink.wait_for(1)
+    assert message_from_bytes(got.data, policy=policy.default).get_content() == new_body
+    actions = [(e.actor, e.action) for e in repo.events(refund)]
+    assert ("rep:alice", "edited") in actions and ("rep:alice", "approved") in actions
+    assert actions[-1][1] in ("sent",)
+
+    assert run("reject", str(hostile), "--reason", "duplicate").exit_code == 0
+    assert repo.get(hostile).stage == "rejected"
+    assert "sent 1" in run("status").output
+
+
+def test_hostile_reply_is_blocked_unless_overridden(setup, tmp_path):
+    repo, (refund, hostile), sink = setup
+    (tmp_path / "rude.txt").write_text("You idiot, read the damn page, you stupid moron.\n")
+    run("edit", str(refund), "--file", str(tmp_path / "rude.txt"))
+    result = run("approve", str(refund))
+    assert result.exit_code == 1 and "reads as hostile" in result.stderr
+    assert not sink.messages
+    result = run("approve", str(refund), "--override-tone")
+    assert result.exit_code == 0
+    assert ("rep:alice", "tone-override") in [(e.actor, e.action) for e in repo.events(refund)]
+
+
+def test_bad_config_stops_with_the_key_named(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[cooling]\nhold_hours = -1\n")
+    result = CliRunner().invoke(main, ["--config", str(bad), "status"])
+    assert result.exit_code == 1
+    assert "cooling.hold_hours" in result.output and "greater than or equal to 0" in result.output

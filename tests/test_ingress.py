@@ -1,0 +1,58 @@
+"""responder's own SMTP ingress, through a real SMTP conversation (smtplib -> aiosmtpd)."""
+import smtplib
+
+import pytest
+
+from responder.intake.smtp import start_ingress
+from responder.model import Stage
+from responder.service import Service
+
+from conftest import sample
+from servers import free_ports
+
+
+@pytest.fixture
+def ingress(make_config, repo, clock, services):
+    [port] = free_ports(1)
+    cfg = make_config(ingress={"enabled": True, "port": port})
+    services.cfg = cfg
+    service = Service(cfg, repo, services=services, clock=clock)
+    stored = []
+    controller = start_ingress(repo, cfg, on_stored=stored.append, clock=clock)
+    yield cfg, repo, service, port, stored
+    controller.stop()
+
+
+def test_ingress_stores_exact_bytes_then_the_pipeline_decides(ingress):
+    cfg, repo, service, port, stored = ingress
+    raw = sample("01-refund-en.eml").replace(b"\n", b"\r\n")
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail("jane.miller@customer.test", ["Support@Example-Shop.test"], raw)
+    [pk] = stored
+    assert repo.get(pk).raw == raw
+    assert repo.get(pk).stage == Stage.RECEIVED.value
+    assert service.process_pending() == 1
+    assert repo.get(pk).stage == Stage.DRAFTED.value
+
+
+def test_ingress_refuses_other_recipients_and_deduplicates(ingress):
+    cfg, repo, service, port, stored = ingress
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as err:
+            smtp.sendmail("x@customer.test", ["someone@elsewhere.test"], sample("01-refund-en.eml"))
+        assert err.value.recipients["someone@elsewhere.test"][0] == 550
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail("x@customer.test", ["support@example-shop.test"], sample("04-where-ru.eml"))
+        smtp.sendmail("x@customer.test", ["support@example-shop.test"], sample("04-where-ru.eml"))
+    assert len(stored) == 1 and repo.count_by_stage() == {"received": 1}
+
+
+def test_bad_mail_is_quarantined_with_its_reason_and_kept(ingress):
+    cfg, repo, service, port, stored = ingress
+    junk = b"\x00\x01garbage without any header\xff\r\n"
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.sendmail("x@customer.test", ["support@example-shop.test"], junk)
+    service.process_pending()
+    row = repo.get(stored[0])
+    assert row.stage == Stage.QUARANTINED.value and row.error
+    assert row.raw.startswith(b"\x00\x01garbage")
