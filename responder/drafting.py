@@ -162,7 +162,8 @@ def is_upset(hostility: HostilityVerdict | None) -> bool:
 
 def build_draft(parsed: ParsedMessage, *, intent: IntentVerdict | None,
                 hostility: HostilityVerdict | None, shop, renderer: TemplateRenderer,
-                default_language: str = "en", quote_original: bool = True) -> Draft:
+                default_language: str = "en", quote_original: bool = True,
+                html: bool = False) -> Draft:
     """The reply to ``parsed``: body from the template, headers for correct threading."""
     notes: list[str] = []
     intent_name = intent.intent if intent else "other"
@@ -202,9 +203,33 @@ def build_draft(parsed: ParsedMessage, *, intent: IntentVerdict | None,
     from_addr = next((a for a in parsed.to_addrs if a in own), shop.addresses[0])
     return Draft(to_addr=parsed.customer_addr, to_name=parsed.customer_name,
                  from_addr=from_addr, subject=reply_subject(parsed.subject), body=body,
+                 html_body=text_to_html(body) if html else None,
                  in_reply_to=parsed.message_id, references=references,
                  template=f"{language}/{intent_name}" + (".upset" if upset else ""),
                  language=language, fallback_language=fallback, notes=notes)
+
+
+def text_to_html(body: str) -> str:
+    """A simple HTML alternative of the plain reply; everything is escaped."""
+    from html import escape
+    blocks: list[tuple[str, list[str]]] = []      # ("p" | "quote", lines)
+    for line in body.splitlines():
+        kind = "quote" if line.startswith(">") else "p"
+        text = line[1:].lstrip() if kind == "quote" else line
+        if kind == "p" and not line.strip():
+            blocks.append(("p", []))
+            continue
+        if not blocks or blocks[-1][0] != kind:
+            blocks.append((kind, []))
+        blocks[-1][1].append(escape(text))
+    html = ""
+    for kind, lines in blocks:
+        if not lines:
+            continue
+        inner = "<br>".join(lines)
+        html += f"<blockquote>{inner}</blockquote>" if kind == "quote" else f"<p>{inner}</p>"
+    return ("<!DOCTYPE html><html><body style=\"font-family:sans-serif;font-size:16px\">"
+            + html + "</body></html>")
 
 
 def _first_name(name: str) -> str:
@@ -218,7 +243,7 @@ def _first_name(name: str) -> str:
 
 def _quote(parsed: ParsedMessage, language: str, renderer: TemplateRenderer) -> str:
     when = format_datetime(parsed.date) if parsed.date else ""
-    who = parsed.from_name or parsed.customer_addr
+    who = parsed.customer_name or parsed.customer_addr
     try:
         header = renderer.render_named(f"replies/{language}/_quote_header.txt.j2",
                                        {"date": when, "name": who}).strip()

@@ -122,7 +122,8 @@ def draft_stage(items: list[Item], svc: Services, now: datetime) -> None:
         item.decision.draft = drafting.build_draft(
             item.decision.parsed, intent=item.decision.intent,
             hostility=item.decision.hostility, shop=svc.cfg.shop, renderer=svc.renderer,
-            default_language=d.default_language, quote_original=d.quote_original)
+            default_language=d.default_language, quote_original=d.quote_original,
+            html=d.html)
 
 
 STAGES: tuple[tuple[str, Callable[[list[Item], Services, datetime], None]], ...] = (

@@ -111,3 +111,13 @@ def test_templates_are_sandboxed_and_strict(tmp_path):
     with pytest.raises((SecurityError, UndefinedError)):
         build_draft(_parsed(), intent=IntentVerdict("cancel_order", 0.9), hostility=None,
                     shop=SHOP, renderer=renderer)
+
+
+def test_html_alternative_escapes_what_the_customer_wrote():
+    parsed = _parsed(text="<script>alert(1)</script> where is it?\n",
+                     own_words="<script>alert(1)</script> where is it?")
+    draft = build_draft(parsed, intent=IntentVerdict("where_is_my_order", 0.9), hostility=None,
+                        shop=SHOP, renderer=TemplateRenderer(), html=True)
+    assert "<script>" not in draft.html_body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in draft.html_body
+    assert "<blockquote>" in draft.html_body
