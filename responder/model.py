@@ -67,12 +67,19 @@ class ParsedMessage:
 
     @property
     def customer_addr(self) -> str:
-        """Who a reply goes to: Reply-To when present, else From."""
-        return self.reply_to or self.from_addr
+        """Who a reply goes to: the person in Reply-To (contact forms), else From.
+
+        A system address in Reply-To (noreply@...) is passed over for a person in From.
+        """
+        from .screening import human_sender
+        return human_sender(self)
 
     @property
     def customer_name(self) -> str:
-        return (self.reply_to_name if self.reply_to else self.from_name) or ""
+        addr = self.customer_addr
+        if self.reply_to and addr == self.reply_to.lower():
+            return self.reply_to_name or ""
+        return self.from_name or ""
 
 
 @dataclass
