@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install the system packages the test-suite needs (real Dovecot IMAP server,
-# openssl for throw-away certificates, swaks as an external SMTP client).
+# PostgreSQL for the storage tests, openssl for throw-away certificates, swaks as
+# an external SMTP client).
 # Idempotent: does nothing (and prints nothing) when everything is present.
 set -euo pipefail
 
 # Debian package names; add more here as the test-suite grows.
-PACKAGES=(dovecot-core dovecot-imapd openssl swaks)
+PACKAGES=(dovecot-core dovecot-imapd postgresql openssl swaks)
 
 # dovecot lives in /usr/sbin, which an ordinary user's PATH may lack.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -16,6 +17,7 @@ for cmd in dovecot openssl swaks; do
 done
 # dovecot-core alone has no IMAP binary; dovecot-imapd provides it.
 [ -x /usr/lib/dovecot/imap ] || missing=1
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing=1
 
 if [ "$missing" -eq 0 ]; then
     exit 0

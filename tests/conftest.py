@@ -39,6 +39,26 @@ def repo(tmp_path):
     return open_repository(f"sqlite:///{tmp_path / 'test.db'}")
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    from pg import Postgres
+    server = Postgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_repo(request, tmp_path):
+    """The same storage tests on every supported backend."""
+    if request.param == "sqlite":
+        return open_repository(f"sqlite:///{tmp_path / 'test.db'}")
+    server = request.getfixturevalue("postgres")
+    url = server.create_database(f"t_{abs(hash(request.node.nodeid)) % 10**12}")
+    repo = open_repository(url)
+    request.addfinalizer(repo.engine.dispose)
+    return repo
+
+
 @pytest.fixture
 def make_config(tmp_path):
     def make(**sections):

@@ -24,64 +24,64 @@ def test_migrations_create_every_table_at_head(tmp_path):
     assert migrations.current(open_repository(str(repo.engine.url)).engine) == "0001"
 
 
-def test_raw_bytes_are_kept_exactly_and_deduplicated(repo, clock):
+def test_raw_bytes_are_kept_exactly_and_deduplicated(any_repo, clock):
     raw = sample("04-where-ru.eml")
-    pk, new = _store(repo, clock, raw, "<anna-77120@customer.test>")
+    pk, new = _store(any_repo, clock, raw, "<anna-77120@customer.test>")
     assert new
-    assert repo.get(pk).raw == raw
-    assert _store(repo, clock, raw, "<anna-77120@customer.test>") == (pk, False)
+    assert any_repo.get(pk).raw == raw
+    assert _store(any_repo, clock, raw, "<anna-77120@customer.test>") == (pk, False)
     # same Message-ID, different bytes (e.g. another Received: line): the same message
     again = b"Received: from x\r\n" + raw
-    assert _store(repo, clock, again, "<anna-77120@customer.test>") == (pk, False)
-    assert repo.count_by_stage() == {"received": 1}
+    assert _store(any_repo, clock, again, "<anna-77120@customer.test>") == (pk, False)
+    assert any_repo.count_by_stage() == {"received": 1}
 
 
-def test_transitions_are_compare_and_set_with_an_audit_trail(repo, clock):
-    pk, _ = _store(repo, clock)
-    repo.transition(pk, Stage.SKIPPED, actor="system", action="screened",
+def test_transitions_are_compare_and_set_with_an_audit_trail(any_repo, clock):
+    pk, _ = _store(any_repo, clock)
+    any_repo.transition(pk, Stage.SKIPPED, actor="system", action="screened",
                     reason="auto-submitted: auto-replied", now=clock(),
                     expect=[Stage.RECEIVED], skip_rule="auto-submitted")
     with pytest.raises(StageConflict):
-        repo.transition(pk, Stage.DRAFTED, actor="system", action="drafted", reason="",
+        any_repo.transition(pk, Stage.DRAFTED, actor="system", action="drafted", reason="",
                         now=clock(), expect=[Stage.RECEIVED])
-    events = repo.events(pk)
+    events = any_repo.events(pk)
     assert [(e.from_stage, e.to_stage, e.action) for e in events] == [
         (None, "received", "stored"), ("received", "skipped", "screened")]
     assert events[1].reason == "auto-submitted: auto-replied"
-    assert repo.get(pk).skip_rule == "auto-submitted"
+    assert any_repo.get(pk).skip_rule == "auto-submitted"
 
 
-def test_draft_stored_with_the_transition_and_throttle_query(repo, clock):
-    pk, _ = _store(repo, clock)
+def test_draft_stored_with_the_transition_and_throttle_query(any_repo, clock):
+    pk, _ = _store(any_repo, clock)
     draft = Draft(to_addr="Jane@Customer.test", to_name="Jane", from_addr="s@shop.test",
                   subject="Re: x", body="Hello", in_reply_to="<a@b>", references=["<a@b>"],
                   template="en/other", language="en", fallback_language=False)
-    repo.transition(pk, Stage.DRAFTED, actor="system", action="drafted", reason="t",
+    any_repo.transition(pk, Stage.DRAFTED, actor="system", action="drafted", reason="t",
                     now=clock(), draft=draft)
-    row = repo.get(pk)
+    row = any_repo.get(pk)
     assert row.draft.body == "Hello" and row.draft.references == ["<a@b>"]
-    assert not repo.replied_recently("jane@customer.test", clock() - timedelta(hours=24))
-    repo.update_draft(pk, now=clock(), approved_at=clock(), reply_message_id="<r@shop>")
-    assert repo.replied_recently("jane@customer.test", clock() - timedelta(hours=24))
-    assert not repo.replied_recently("jane@customer.test", clock() + timedelta(minutes=1))
+    assert not any_repo.replied_recently("jane@customer.test", clock() - timedelta(hours=24))
+    any_repo.update_draft(pk, now=clock(), approved_at=clock(), reply_message_id="<r@shop>")
+    assert any_repo.replied_recently("jane@customer.test", clock() - timedelta(hours=24))
+    assert not any_repo.replied_recently("jane@customer.test", clock() + timedelta(minutes=1))
 
 
-def test_held_messages_come_due_by_release_time(repo, clock):
-    pk, _ = _store(repo, clock)
-    repo.transition(pk, Stage.HELD, actor="system", action="held", reason="r", now=clock(),
+def test_held_messages_come_due_by_release_time(any_repo, clock):
+    pk, _ = _store(any_repo, clock)
+    any_repo.transition(pk, Stage.HELD, actor="system", action="held", reason="r", now=clock(),
                     release_at=clock() + timedelta(hours=4))
-    assert repo.due_releases(clock() + timedelta(hours=3, minutes=59)) == []
-    assert repo.due_releases(clock() + timedelta(hours=4)) == [pk]
+    assert any_repo.due_releases(clock() + timedelta(hours=3, minutes=59)) == []
+    assert any_repo.due_releases(clock() + timedelta(hours=4)) == [pk]
 
 
-def test_naive_datetimes_are_refused(repo, clock):
+def test_naive_datetimes_are_refused(any_repo, clock):
     with pytest.raises(Exception, match="naive datetime"):
-        repo.store_raw(b"x", source="smtp", received_at=clock().replace(tzinfo=None),
+        any_repo.store_raw(b"x", source="smtp", received_at=clock().replace(tzinfo=None),
                        deadline_at=clock())
 
 
-def test_folder_state_round_trip(repo, clock):
-    assert repo.folder_state("shop", "INBOX") is None
-    repo.save_folder_state("shop", "INBOX", uidvalidity=4_000_000_000, last_uid=7, now=clock())
-    st = repo.folder_state("shop", "INBOX")
+def test_folder_state_round_trip(any_repo, clock):
+    assert any_repo.folder_state("shop", "INBOX") is None
+    any_repo.save_folder_state("shop", "INBOX", uidvalidity=4_000_000_000, last_uid=7, now=clock())
+    st = any_repo.folder_state("shop", "INBOX")
     assert (st.uidvalidity, st.last_uid) == (4_000_000_000, 7)
