@@ -40,10 +40,10 @@ NO_CORPORA = ("third-party mail corpora not found: expected ../shared/corpora ne
               "repo or RESPONDER_CORPORA=<folder with parse-report.tsv>")
 
 
-def corpus_params(make_params):
+def corpus_params(make_params, nargs: int = 1):
     """Parameters from the corpora, or one skipped parameter saying why there are none."""
     if CORPORA is None:
-        return [pytest.param(None, marks=pytest.mark.skip(reason=NO_CORPORA))]
+        return [pytest.param(*[None] * nargs, marks=pytest.mark.skip(reason=NO_CORPORA))]
     return make_params(CORPORA)
 
 
@@ -118,7 +118,7 @@ UNKNOWN_CHARSET_FILES = [
 
 
 @pytest.mark.parametrize("name,charset,expected", corpus_params(
-    lambda c: [pytest.param(*row, id=row[1]) for row in UNKNOWN_CHARSET_FILES]))
+    lambda c: [pytest.param(*row, id=row[1]) for row in UNKNOWN_CHARSET_FILES], nargs=3))
 def test_unknown_charsets_give_text(name, charset, expected):
     raw = (CORPORA / name).read_bytes()
     assert charset.lower().encode() in raw.lower()
@@ -266,7 +266,7 @@ def _crisp_check(assertion: str, common: str) -> tuple[str, str] | None:
     return None
 
 
-@pytest.mark.parametrize("name,kind,expected", corpus_params(crisp_cases))
+@pytest.mark.parametrize("name,kind,expected", corpus_params(crisp_cases, nargs=3))
 def test_crisp_fixtures_first_fragment(name, kind, expected):
     text = (CORPORA / "crisp-email-reply-parser" / "fixtures" / f"{name}.txt").read_text(
         encoding="utf-8")
@@ -436,7 +436,7 @@ CORPUS_LANGUAGES = [
 
 
 @pytest.mark.parametrize("name,subject,lang", corpus_params(
-    lambda c: [pytest.param(*row, id=row[0]) for row in CORPUS_LANGUAGES]))
+    lambda c: [pytest.param(*row, id=row[0]) for row in CORPUS_LANGUAGES], nargs=3))
 def test_corpus_subjects_and_languages(name, subject, lang):
     pm = parse((CORPORA / name).read_bytes())
     assert pm.subject.startswith(subject)
