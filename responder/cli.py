@@ -319,17 +319,37 @@ def status(ctx):
     click.echo("messages: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                                or "none"))
     states = {(s.inbox, s.folder): s for s in ctx.repo.all_folder_states()}
+    from .intake.idle import StatusBoard, describe, status_path
+    board = StatusBoard(status_path(ctx.cfg)).read()
     for box in ctx.cfg.inbox:
         st = states.get((box.name, box.folder))
         if st is None:
             click.echo(f"inbox {box.name} ({box.username}@{box.host}/{box.folder}): never synced")
-            continue
-        click.echo(f"inbox {box.name} ({box.username}@{box.host}/{box.folder}): "
-                   f"last sync {st.last_sync_at:%Y-%m-%d %H:%M:%S} UTC, UIDVALIDITY "
-                   f"{st.uidvalidity}, last UID {st.last_uid}"
-                   + (f", LAST ERROR: {st.last_error}" if st.last_error else ""))
+        else:
+            click.echo(f"inbox {box.name} ({box.username}@{box.host}/{box.folder}): "
+                       f"last sync {st.last_sync_at:%Y-%m-%d %H:%M:%S} UTC, UIDVALIDITY "
+                       f"{st.uidvalidity}, last UID {st.last_uid}"
+                       + (f", HIGHESTMODSEQ {st.highest_modseq}" if st.highest_modseq else "")
+                       + (f", LAST ERROR: {st.last_error}" if st.last_error else ""))
+        click.echo(f"  {describe(board.get(box.name))}")
     if ctx.cfg.ingress.enabled:
         click.echo(f"ingress: {ctx.cfg.ingress.host}:{ctx.cfg.ingress.port}")
+
+
+@main.command()
+@pass_ctx
+def doctor(ctx):
+    """Check DNS, connection, TLS, login, capabilities and folders of every inbox, and the
+    SMTP server; explain each failure. Exit code 1 when a check failed."""
+    from . import doctor as doctor_mod
+    checks = doctor_mod.run(ctx.cfg)
+    for check in checks:
+        click.echo(check.line())
+    bad = sum(c.status == doctor_mod.FAIL for c in checks)
+    warn = sum(c.status == doctor_mod.WARN for c in checks)
+    click.echo(f"{len(checks)} check(s): {bad} failed, {warn} warning(s)")
+    if bad:
+        sys.exit(1)
 
 
 # ---- models, templates, config ---------------------------------------------------------

@@ -13,7 +13,8 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 CONFIG_ENV = "RESPONDER_CONFIG"
 DATABASE_ENV = "RESPONDER_DATABASE_URL"
@@ -110,6 +111,33 @@ class InboxSection(_Section):
     poll_seconds: int = Field(60, ge=5, le=86400)
     start_from: str = "now"        # "now", "all" or an ISO date (YYYY-MM-DD)
     timeout_seconds: float = Field(30.0, gt=0, le=600)
+    # provider presets, login method, special folders, IDLE and reconnect (intake/idle.py)
+    provider: str = ""             # "gmail", "outlook", ...: fills host/port/security
+    auth: Literal["password", "xoauth2"] = "password"
+    oauth2_token_command: str = ""
+    oauth2_token_file: str = ""
+    drafts_folder: str = ""        # "" = find the \Drafts folder automatically
+    drafts_to_folder: bool = False
+    sent_copy: Literal["auto", "always", "never"] = "auto"
+    idle: bool = True
+    idle_renew_minutes: float = Field(25.0, gt=0, le=29)
+    idle_keepalive_seconds: float = Field(240.0, ge=1, le=1740)
+    reconnect_min_seconds: float = Field(1.0, gt=0, le=3600)
+    reconnect_max_seconds: float = Field(300.0, gt=0, le=86400)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_preset(cls, data):
+        if isinstance(data, dict) and data.get("provider"):
+            from .providers import apply_preset
+            data = apply_preset(data)
+        return data
+
+    @model_validator(mode="after")
+    def _auth_source(self):
+        if self.auth == "xoauth2" and not (self.oauth2_token_command or self.oauth2_token_file):
+            raise ValueError('auth = "xoauth2" needs oauth2_token_command or oauth2_token_file')
+        return self
 
     @field_validator("start_from")
     @classmethod

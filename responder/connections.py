@@ -11,7 +11,7 @@ import smtplib
 import ssl
 
 from imapclient import IMAPClient
-from imapclient.exceptions import LoginError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 log = logging.getLogger(__name__)
 
@@ -32,31 +32,89 @@ def tls_context(verify: bool = True, ca_file: str = "") -> ssl.SSLContext:
     return ctx
 
 
-def connect_imap(box) -> IMAPClient:
-    """A logged-in IMAPClient for an ``[[inbox]]`` config section."""
+def open_imap(box) -> IMAPClient:
+    """A connected IMAPClient for an ``[[inbox]]`` section, TLS done, not logged in.
+
+    Certificates are checked unless ``verify_certificate = false``; every read and
+    write has ``timeout_seconds``, so a hung server raises instead of hanging.
+    """
     ctx = tls_context(box.verify_certificate, box.ca_file)
     try:
         client = IMAPClient(box.host, port=box.port, ssl=box.security == "tls",
                             ssl_context=ctx, timeout=box.timeout_seconds)
-        if box.security == "starttls":
-            client.starttls(ctx)
-    except (OSError, ssl.SSLError) as exc:
+    except (OSError, ssl.SSLError, IMAPClientError) as exc:
         raise ConnectError(f"inbox {box.name!r}: cannot connect to {box.host}:{box.port} "
                            f"({box.security}): {exc}") from exc
-    password = box.password()
-    if password is None:
-        client.logout()
-        raise AuthError(f"inbox {box.name!r}: no password: set the environment variable "
-                        f"{box.password_env or '(password_env)'} or inbox.password_file")
-    try:
-        client.login(box.username, password)
-    except LoginError as exc:
+    if box.security == "starttls":
         try:
-            client.logout()
+            client.starttls(ctx)
+        except (OSError, ssl.SSLError, IMAPClientError) as exc:
+            _close(client)
+            raise ConnectError(f"inbox {box.name!r}: STARTTLS with {box.host}:{box.port} "
+                               f"failed: {exc}") from exc
+    return client
+
+
+def login_imap(client: IMAPClient, box) -> None:
+    """Log in by password or OAuth2 (XOAUTH2). An expired token is refreshed once."""
+    auth = getattr(box, "auth", "password")
+    try:
+        if auth == "xoauth2":
+            from .oauth import TokenError, source_for
+            try:
+                tokens = source_for(box)
+                try:
+                    client.oauth2_login(box.username, tokens.get())
+                except LoginError:
+                    # The cached token may have expired a moment ago: ask once more.
+                    tokens.invalidate()
+                    client.oauth2_login(box.username, tokens.get())
+            except TokenError as exc:
+                raise AuthError(str(exc)) from exc
+        else:
+            password = box.password()
+            if password is None:
+                raise AuthError(f"inbox {box.name!r}: no password: set the environment "
+                                f"variable {box.password_env or '(password_env)'} or "
+                                "inbox.password_file")
+            client.login(box.username, password)
+    except LoginError as exc:
+        raise AuthError(f"inbox {box.name!r}: login refused for {box.username}: {exc}") from exc
+    except (OSError, IMAPClientError) as exc:
+        raise ConnectError(f"inbox {box.name!r}: connection lost while logging in to "
+                           f"{box.host}:{box.port}: {exc}") from exc
+
+
+def enable_condstore(client: IMAPClient) -> bool:
+    """ENABLE CONDSTORE (RFC 7162) when offered, so SELECT reports HIGHESTMODSEQ."""
+    try:
+        if client.has_capability("CONDSTORE") and client.has_capability("ENABLE"):
+            return b"CONDSTORE" in (client.enable("CONDSTORE") or [])
+    except IMAPClientError as exc:   # a server that offers but refuses: carry on without
+        log.debug("ENABLE CONDSTORE refused: %s", exc)
+    return False
+
+
+def connect_imap(box) -> IMAPClient:
+    """A logged-in IMAPClient for an ``[[inbox]]`` config section (CONDSTORE enabled)."""
+    client = open_imap(box)
+    try:
+        login_imap(client, box)
+        enable_condstore(client)
+    except BaseException:
+        _close(client)
+        raise
+    return client
+
+
+def _close(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - the connection may already be gone
+        try:
+            client.shutdown()
         except Exception:  # noqa: BLE001
             pass
-        raise AuthError(f"inbox {box.name!r}: login refused for {box.username}: {exc}") from exc
-    return client
 
 
 def connect_smtp(cfg) -> smtplib.SMTP:
@@ -91,13 +149,18 @@ def connect_smtp(cfg) -> smtplib.SMTP:
 
 
 def find_special_folder(client: IMAPClient, flag: bytes, fallbacks: tuple[str, ...]) -> str | None:
-    """The folder with SPECIAL-USE ``flag`` (e.g. rb'\\Sent'), else a usual name."""
+    """The folder with SPECIAL-USE ``flag`` (RFC 6154, e.g. rb'\\Sent'), else a usual name.
+
+    ``fallbacks`` are tried first, then the names mail programs commonly use.
+    """
+    from .providers import COMMON_DRAFTS_NAMES, COMMON_SENT_NAMES
     folders = client.list_folders()
     for flags, _delim, name in folders:
         if flag in flags:
             return name
+    common = {b"\\Sent": COMMON_SENT_NAMES, b"\\Drafts": COMMON_DRAFTS_NAMES}.get(flag, ())
     names = {name.lower(): name for _f, _d, name in folders}
-    for candidate in fallbacks:
+    for candidate in tuple(fallbacks) + common:
         if candidate.lower() in names:
             return names[candidate.lower()]
     return None

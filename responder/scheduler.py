@@ -37,10 +37,12 @@ def _now():
 
 def run_forever(service, ingress=None) -> None:
     """Run the jobs until SIGINT or SIGTERM."""
+    from .intake.idle import start_watchers
     scheduler = build_scheduler(service)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    watchers = start_watchers(service, scheduler)   # IDLE push; polls only where IDLE is missing
     scheduler.start()
     log.info("responder is running: %d inbox(es), ingress %s", len(service.cfg.inbox),
              "on" if ingress else "off")
@@ -48,6 +50,8 @@ def run_forever(service, ingress=None) -> None:
         stop.wait()
     finally:
         log.info("stopping")
+        for watcher in watchers:
+            watcher.stop()
         scheduler.shutdown(wait=True)
         if ingress is not None:
             ingress.stop()

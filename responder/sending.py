@@ -15,6 +15,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 
 from .connections import AuthError, ConnectError, connect_imap, connect_smtp, find_special_folder
 from .model import Stage
+from .providers import server_saves_sent
 from .store.repository import StageConflict
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,11 @@ def _after_send(repo, cfg, row, msg: EmailMessage, now) -> None:
         return
     try:
         sent = box.sent_folder or find_special_folder(client, b"\\Sent", ("Sent", "Sent Items"))
-        if sent:
+        copied = f"copied to {sent}" if sent else "no Sent folder found"
+        if sent and server_saves_sent(box):
+            # e.g. Gmail files mail sent through it in Sent itself: no second copy
+            copied = f"no copy appended to {sent} (the provider files it; sent_copy)"
+        elif sent:
             client.append(sent, msg.as_bytes(), flags=[b"\\Seen"], msg_time=now)
         info = client.select_folder(row.folder or box.folder)
         uids = []
@@ -161,7 +166,7 @@ def _after_send(repo, cfg, row, msg: EmailMessage, now) -> None:
         if uids:
             client.add_flags(uids, [b"\\Answered"])
         repo.record(row.id, actor="system", action="imap-after-send",
-                    reason=(f"copied to {sent}" if sent else "no Sent folder found")
+                    reason=copied
                     + (", original flagged \\Answered" if uids else ", original not found"),
                     now=now)
     except Exception as exc:  # noqa: BLE001 - the reply is out; this is bookkeeping
