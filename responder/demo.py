@@ -56,6 +56,24 @@ def _say(text: str = "", **style) -> None:
     click.secho(text, **style)
 
 
+def _boxed(text: str) -> str:
+    return textwrap.indent(text, "   | ", lambda line: True)
+
+
+def _outcome(r) -> str:
+    if r.stage == "skipped":
+        return f"SKIPPED ({r.skip_rule}): {r.skip_reason}"
+    if r.stage == "held":
+        return (f"HELD until {r.release_at:%H:%M} UTC: hostility {r.hostility:.2f} "
+                f"({', '.join(r.hostility_labels or [])})")
+    if r.stage == "drafted":
+        return (f"DRAFTED in '{r.draft.language}' to {r.draft.to_addr} "
+                f"(intent {r.intent}, hostility {r.hostility:.2f})")
+    if r.stage == "quarantined":
+        return f"QUARANTINED: {r.error}"
+    return r.stage
+
+
 def run_demo(workdir: Path) -> None:
     from .intake.smtp import start_ingress
     from .service import Service
@@ -97,17 +115,9 @@ def run_demo(workdir: Path) -> None:
         _say("\n2. The queue", bold=True)
         rows = repo.list(None)
         for r in rows:
-            what = {
-                "skipped": f"SKIPPED ({r.skip_rule}): {r.skip_reason}",
-                "held": f"HELD until {r.release_at:%H:%M} UTC: hostility {r.hostility:.2f} "
-                        f"({', '.join(r.hostility_labels or [])})",
-                "drafted": f"DRAFTED in '{r.draft.language if r.draft else '?'}' "
-                           f"(intent {r.intent})" if r.stage == "drafted" else "",
-                "quarantined": f"QUARANTINED: {r.error}",
-            }.get(r.stage, r.stage)
             _say(f"   #{r.id} {r.subject!s:.45}")
-            _say(f"       {what}", fg={"held": "yellow", "skipped": "cyan",
-                                      "quarantined": "red"}.get(r.stage, "green"))
+            _say(f"       {_outcome(r)}", fg={"held": "yellow", "skipped": "cyan",
+                                             "quarantined": "red"}.get(r.stage, "green"))
 
         drafted = [r for r in rows if r.stage == Stage.DRAFTED.value]
         if not drafted:
@@ -116,7 +126,7 @@ def run_demo(workdir: Path) -> None:
         _say(f"\n3. The draft for #{first.id}, as a rep sees it "
              f"(`responder show {first.id}`)", bold=True)
         d = first.draft
-        _say(textwrap.indent(f"To: {d.to_addr}\nSubject: {d.subject}\n\n{d.body}", "   | "))
+        _say(_boxed(f"To: {d.to_addr}\nSubject: {d.subject}\n\n{d.body}"))
 
         from .approval import approve
         _say(f"\n4. A rep approves #{first.id}; it is sent over SMTP", bold=True)
@@ -142,7 +152,7 @@ def run_demo(workdir: Path) -> None:
             row = repo.get(h.id)
             _say(f"   released: {', '.join(f'#{p}' for p in released)}; #{h.id} is now "
                  f"{row.stage}; its draft acknowledges the frustration first:")
-            _say(textwrap.indent("\n".join(row.draft.body.splitlines()[:6]), "   | "))
+            _say(_boxed("\n".join(row.draft.body.splitlines()[:6])))
         _say("\nDone. Everything ran on 127.0.0.1; nothing left this machine.", bold=True)
         _say(f"Look around: RESPONDER_DATABASE_URL=sqlite:///{workdir / 'demo.db'} "
              "responder list --all")

@@ -9,9 +9,11 @@ cannot prove the reply was not sent, does NOT send again but asks a rep to check
 from __future__ import annotations
 
 import logging
+import secrets
 import smtplib
+import time
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, formataddr
 
 from .connections import AuthError, ConnectError, connect_imap, connect_smtp, find_special_folder
 from .model import Stage
@@ -24,7 +26,8 @@ IN_PROGRESS = "sending: outcome not yet known"
 
 
 def new_reply_message_id(domain: str) -> str:
-    return make_msgid(domain=domain)
+    """A unique, short Message-ID (short enough never to be folded on its header line)."""
+    return f"<{secrets.token_hex(10)}.{int(time.time())}@{domain}>"
 
 
 def build_reply(draft, loop_header_value: str) -> EmailMessage:

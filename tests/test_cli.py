@@ -55,7 +55,8 @@ def test_list_show_edit_approve_and_reject(setup, tmp_path):
     result = run("approve", str(refund))
     assert result.exit_code == 0, result.output
     [got] = sink.wait_for(1)
-    assert message_from_bytes(got.data, policy=policy.default).get_content() == new_body
+    body = message_from_bytes(got.data, policy=policy.default).get_content()
+    assert body.replace("\r\n", "\n") == new_body
     actions = [(e.actor, e.action) for e in repo.events(refund)]
     assert ("rep:alice", "edited") in actions and ("rep:alice", "approved") in actions
     assert actions[-1][1] in ("sent",)

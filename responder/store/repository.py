@@ -249,4 +249,4 @@ class Repository:
         with self.session() as s:
             s.execute(update(FolderStateRow)
                       .where(FolderStateRow.inbox == inbox, FolderStateRow.folder == folder)
-                      .values(last_error=error, last_sync_at=now))
+                      .values(last_error=error))
