@@ -165,6 +165,30 @@ class SmtpSection(_Section):
     password_env: str = "RESPONDER_SMTP_PASSWORD"
     password_file: str = ""
     timeout_seconds: float = Field(30.0, gt=0, le=600)
+    provider: str = ""             # "gmail", "outlook", ...: fills host/port/security
+    auth: Literal["password", "xoauth2"] = "password"
+    oauth2_token_command: str = ""
+    oauth2_token_file: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_preset(cls, data):
+        if isinstance(data, dict) and data.get("provider"):
+            from .providers import apply_smtp_preset
+            data = apply_smtp_preset(data)
+        return data
+
+    @model_validator(mode="after")
+    def _auth_source(self):
+        if self.auth == "xoauth2" and not (self.oauth2_token_command or self.oauth2_token_file):
+            raise ValueError('auth = "xoauth2" needs oauth2_token_command or oauth2_token_file')
+        if self.auth == "xoauth2" and not self.username:
+            raise ValueError('auth = "xoauth2" needs username')
+        return self
+
+    @property
+    def name(self) -> str:          # for the OAuth2 token cache and messages
+        return "smtp"
 
     def password(self) -> str | None:
         return read_secret(self.password_env, self.password_file, "smtp password")

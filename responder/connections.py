@@ -133,7 +133,9 @@ def connect_smtp(cfg) -> smtplib.SMTP:
     except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
         raise ConnectError(f"smtp: cannot connect to {cfg.host}:{cfg.port} "
                            f"({cfg.security}): {exc}") from exc
-    if cfg.username:
+    if getattr(cfg, "auth", "password") == "xoauth2":
+        _smtp_xoauth2(client, cfg)
+    elif cfg.username:
         password = cfg.password()
         if password is None:
             client.close()
@@ -146,6 +148,34 @@ def connect_smtp(cfg) -> smtplib.SMTP:
             raise AuthError(f"smtp: login refused for {cfg.username}: "
                             f"{exc.smtp_code} {exc.smtp_error!r}") from exc
     return client
+
+
+def _smtp_xoauth2(client: smtplib.SMTP, cfg) -> None:
+    """SMTP AUTH XOAUTH2 with a token from the configured source; one retry with a
+    fresh token when the server refuses an expired one."""
+    from .oauth import TokenError, source_for
+    try:
+        source = source_for(cfg)
+    except TokenError as exc:
+        client.close()
+        raise AuthError(str(exc)) from exc
+    for attempt in (1, 2):
+        try:
+            token = source.get()
+        except TokenError as exc:
+            client.close()
+            raise AuthError(str(exc)) from exc
+        sasl = f"user={cfg.username}\x01auth=Bearer {token}\x01\x01"
+        try:
+            client.auth("XOAUTH2", lambda challenge=None: sasl, initial_response_ok=True)
+            return
+        except smtplib.SMTPAuthenticationError as exc:
+            if attempt == 1:
+                source.invalidate()
+                continue
+            client.close()
+            raise AuthError(f"smtp: XOAUTH2 login refused for {cfg.username}: "
+                            f"{exc.smtp_code} {exc.smtp_error!r}") from exc
 
 
 def find_special_folder(client: IMAPClient, flag: bytes, fallbacks: tuple[str, ...]) -> str | None:

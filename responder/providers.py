@@ -118,6 +118,20 @@ def apply_preset(data: dict) -> dict:
     return out
 
 
+def apply_smtp_preset(data: dict) -> dict:
+    """Fill host/port/security of the ``[smtp]`` dict from its ``provider``."""
+    name = data.get("provider") or ""
+    preset = get(str(name))
+    if preset is None:
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(names())} "
+                         "(or leave provider empty and set host, port and security)")
+    out = dict(data)
+    out.setdefault("host", preset.smtp_host)
+    out.setdefault("port", preset.smtp_port)
+    out.setdefault("security", preset.smtp_security)
+    return out
+
+
 def for_box(box) -> Preset | None:
     """The preset of an inbox section: by its provider key, else guessed by host."""
     preset = get(getattr(box, "provider", "") or "")
