@@ -245,6 +245,13 @@ def edit(ctx, pk, from_file, rep):
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"draft #{pk} saved")
+    from .approval import check_tone
+    verdict = check_tone(ctx.service().services.scorer, body, row.draft.language)
+    if verdict.hostile:
+        click.secho(f"warning: this reply reads as hostile (score {verdict.score:.2f}"
+                    + (f": {'; '.join(verdict.evidence)}" if verdict.evidence else "")
+                    + "). It will not be sent unless approved with --override-tone.",
+                    fg="yellow", err=True)
 
 
 @main.command()

@@ -69,7 +69,8 @@ def test_list_show_edit_approve_and_reject(setup, tmp_path):
 def test_hostile_reply_is_blocked_unless_overridden(setup, tmp_path):
     repo, (refund, hostile), sink = setup
     (tmp_path / "rude.txt").write_text("You idiot, read the damn page, you stupid moron.\n")
-    run("edit", str(refund), "--file", str(tmp_path / "rude.txt"))
+    edited = run("edit", str(refund), "--file", str(tmp_path / "rude.txt"))
+    assert "warning: this reply reads as hostile" in edited.stderr
     result = run("approve", str(refund))
     assert result.exit_code == 1 and "reads as hostile" in result.stderr
     assert not sink.messages
