@@ -88,7 +88,6 @@ def tidy(text: str) -> str:
 # ---- building the reply ----------------------------------------------------------------
 import re
 from dataclasses import dataclass
-from email.utils import format_datetime
 
 from .model import Draft, HostilityVerdict, IntentVerdict, ParsedMessage
 
@@ -241,8 +240,22 @@ def _first_name(name: str) -> str:
     return name.split()[0] if name.split() else ""
 
 
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+              "Dec")
+
+
+def _quote_date(date, language: str) -> str:
+    """The original's date as the sender wrote it (their offset), readable in any language:
+    "23 Nov 2026, 09:15" in English, "23.11.2026 09:15" elsewhere."""
+    if date is None:
+        return ""
+    if language == "en":
+        return f"{date.day} {_MONTHS_EN[date.month - 1]} {date.year}, {date:%H:%M}"
+    return f"{date:%d.%m.%Y %H:%M}"
+
+
 def _quote(parsed: ParsedMessage, language: str, renderer: TemplateRenderer) -> str:
-    when = format_datetime(parsed.date) if parsed.date else ""
+    when = _quote_date(parsed.date, language)
     who = parsed.customer_name or parsed.customer_addr
     try:
         header = renderer.render_named(f"replies/{language}/_quote_header.txt.j2",
