@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
@@ -27,10 +27,6 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class Secret(_Section):
-    """Where a secret comes from: an environment variable or a file."""
 
 
 def read_secret(env: str, file: str, what: str) -> str | None:
@@ -96,7 +92,32 @@ class ShopSection(_Section):
         return self.addresses[0]
 
 
-class InboxSection(_Section):
+class _ServerLogin(_Section):
+    """What an inbox and the SMTP side share: a provider preset and the login method."""
+
+    preset_side: ClassVar[str] = "imap"
+
+    provider: str = ""             # "gmail", "outlook", ...: fills host/port/security
+    auth: Literal["password", "xoauth2"] = "password"
+    oauth2_token_command: str = ""
+    oauth2_token_file: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_preset(cls, data):
+        if isinstance(data, dict) and data.get("provider"):
+            from .providers import apply_preset
+            data = apply_preset(data, cls.preset_side)
+        return data
+
+    @model_validator(mode="after")
+    def _auth_source(self):
+        if self.auth == "xoauth2" and not (self.oauth2_token_command or self.oauth2_token_file):
+            raise ValueError('auth = "xoauth2" needs oauth2_token_command or oauth2_token_file')
+        return self
+
+
+class InboxSection(_ServerLogin):
     name: str = "shop"
     host: str
     port: int = Field(993, ge=1, le=65535)
@@ -111,11 +132,7 @@ class InboxSection(_Section):
     poll_seconds: int = Field(60, ge=5, le=86400)
     start_from: str = "now"        # "now", "all" or an ISO date (YYYY-MM-DD)
     timeout_seconds: float = Field(30.0, gt=0, le=600)
-    # provider presets, login method, special folders, IDLE and reconnect (intake/idle.py)
-    provider: str = ""             # "gmail", "outlook", ...: fills host/port/security
-    auth: Literal["password", "xoauth2"] = "password"
-    oauth2_token_command: str = ""
-    oauth2_token_file: str = ""
+    # special folders, IDLE and reconnect (intake/idle.py)
     drafts_folder: str = ""        # "" = find the \Drafts folder automatically
     drafts_to_folder: bool = False
     sent_copy: Literal["auto", "always", "never"] = "auto"
@@ -124,20 +141,6 @@ class InboxSection(_Section):
     idle_keepalive_seconds: float = Field(240.0, ge=1, le=1740)
     reconnect_min_seconds: float = Field(1.0, gt=0, le=3600)
     reconnect_max_seconds: float = Field(300.0, gt=0, le=86400)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _provider_preset(cls, data):
-        if isinstance(data, dict) and data.get("provider"):
-            from .providers import apply_preset
-            data = apply_preset(data)
-        return data
-
-    @model_validator(mode="after")
-    def _auth_source(self):
-        if self.auth == "xoauth2" and not (self.oauth2_token_command or self.oauth2_token_file):
-            raise ValueError('auth = "xoauth2" needs oauth2_token_command or oauth2_token_file')
-        return self
 
     @field_validator("start_from")
     @classmethod
@@ -155,7 +158,9 @@ class InboxSection(_Section):
         return read_secret(self.password_env, self.password_file, f"inbox {self.name!r} password")
 
 
-class SmtpSection(_Section):
+class SmtpSection(_ServerLogin):
+    preset_side: ClassVar[str] = "smtp"
+
     host: str = "127.0.0.1"
     port: int = Field(587, ge=1, le=65535)
     security: Literal["tls", "starttls", "none"] = "starttls"
@@ -165,23 +170,9 @@ class SmtpSection(_Section):
     password_env: str = "RESPONDER_SMTP_PASSWORD"
     password_file: str = ""
     timeout_seconds: float = Field(30.0, gt=0, le=600)
-    provider: str = ""             # "gmail", "outlook", ...: fills host/port/security
-    auth: Literal["password", "xoauth2"] = "password"
-    oauth2_token_command: str = ""
-    oauth2_token_file: str = ""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _provider_preset(cls, data):
-        if isinstance(data, dict) and data.get("provider"):
-            from .providers import apply_smtp_preset
-            data = apply_smtp_preset(data)
-        return data
 
     @model_validator(mode="after")
-    def _auth_source(self):
-        if self.auth == "xoauth2" and not (self.oauth2_token_command or self.oauth2_token_file):
-            raise ValueError('auth = "xoauth2" needs oauth2_token_command or oauth2_token_file')
+    def _xoauth2_user(self):
         if self.auth == "xoauth2" and not self.username:
             raise ValueError('auth = "xoauth2" needs username')
         return self

@@ -98,8 +98,9 @@ def get(name: str) -> Preset | None:
     return PRESETS.get(_ALIASES.get(key, key))
 
 
-def apply_preset(data: dict) -> dict:
-    """Fill host/port/security of an ``[[inbox]]`` dict from its ``provider``.
+def apply_preset(data: dict, side: str = "imap") -> dict:
+    """Fill host/port/security of an ``[[inbox]]`` (side "imap") or ``[smtp]`` (side
+    "smtp") dict from its ``provider``.
 
     Keys written in the config win; returns a new dict (the input is untouched).
     Raises ValueError for an unknown provider name.
@@ -112,23 +113,9 @@ def apply_preset(data: dict) -> dict:
         raise ValueError(f"unknown provider {name!r}; known: {', '.join(names())} "
                          "(or leave provider empty and set host, port and security)")
     out = dict(data)
-    out.setdefault("host", preset.imap_host)
-    out.setdefault("port", preset.imap_port)
-    out.setdefault("security", preset.imap_security)
-    return out
-
-
-def apply_smtp_preset(data: dict) -> dict:
-    """Fill host/port/security of the ``[smtp]`` dict from its ``provider``."""
-    name = data.get("provider") or ""
-    preset = get(str(name))
-    if preset is None:
-        raise ValueError(f"unknown provider {name!r}; known: {', '.join(names())} "
-                         "(or leave provider empty and set host, port and security)")
-    out = dict(data)
-    out.setdefault("host", preset.smtp_host)
-    out.setdefault("port", preset.smtp_port)
-    out.setdefault("security", preset.smtp_security)
+    out.setdefault("host", getattr(preset, f"{side}_host"))
+    out.setdefault("port", getattr(preset, f"{side}_port"))
+    out.setdefault("security", getattr(preset, f"{side}_security"))
     return out
 
 
