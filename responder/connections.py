@@ -134,7 +134,7 @@ def connect_smtp(cfg) -> smtplib.SMTP:
         raise ConnectError(f"smtp: cannot connect to {cfg.host}:{cfg.port} "
                            f"({cfg.security}): {exc}") from exc
     if getattr(cfg, "auth", "password") == "xoauth2":
-        _smtp_xoauth2(client, cfg)
+        smtp_xoauth2_login(client, cfg)
     elif cfg.username:
         password = cfg.password()
         if password is None:
@@ -150,7 +150,7 @@ def connect_smtp(cfg) -> smtplib.SMTP:
     return client
 
 
-def _smtp_xoauth2(client: smtplib.SMTP, cfg) -> None:
+def smtp_xoauth2_login(client: smtplib.SMTP, cfg) -> None:
     """SMTP AUTH XOAUTH2 with a token from the configured source; one retry with a
     fresh token when the server refuses an expired one."""
     from .oauth import TokenError, source_for

@@ -394,6 +394,15 @@ def _smtp_login(r: _Report, cfg, client: smtplib.SMTP) -> None:
                         + (" even after STARTTLS" if cfg.security == "starttls" else
                            ": most servers offer it only after STARTTLS (security = "
                            "\"starttls\")"))
+    if getattr(cfg, "auth", "password") == "xoauth2":
+        from .connections import AuthError, smtp_xoauth2_login
+        try:
+            smtp_xoauth2_login(client, cfg)
+        except AuthError as exc:
+            r.fail("login", f"{exc}. Check the token command or file and that the token "
+                            "allows sending mail (the SMTP scope).")
+        r.add(OK, "login", f"logged in as {cfg.username} with XOAUTH2")
+        return
     try:
         password = cfg.password()
     except Exception as exc:  # noqa: BLE001 - ConfigError: unreadable password file
