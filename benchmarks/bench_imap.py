@@ -36,9 +36,9 @@ from servers import Dovecot  # noqa: E402
 
 from responder import config as config_mod  # noqa: E402
 from responder import connections  # noqa: E402
-from responder.connections import connect_imap  # noqa: E402
-from responder.intake.idle import IdleWatcher  # noqa: E402
-from responder.intake.imap import sync_inbox  # noqa: E402
+from responder.mail.connections import connect_imap  # noqa: E402
+from responder.mail.intake.idle import IdleWatcher  # noqa: E402
+from responder.mail.intake.imap import sync_inbox  # noqa: E402
 from responder.store import open_repository  # noqa: E402
 
 

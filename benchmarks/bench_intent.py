@@ -48,8 +48,8 @@ def limit_cores(n: int) -> int:
 
 def messages() -> list[str]:
     try:
-        from responder import corpus
-        from responder.intent.text import record_texts
+        from responder.core import corpus
+        from responder.core.intent.text import record_texts
         records = corpus.load(split="dev") or corpus.load()
     except (FileNotFoundError, ValueError):
         records = []
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     cores = limit_cores(args.cores)
 
     from responder.config import IntentSection
-    from responder.intent import make_classifier
+    from responder.core.intent import make_classifier
 
     texts = messages()
     avg_chars = sum(len(t) for t in texts) / len(texts)

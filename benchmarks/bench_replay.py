@@ -14,8 +14,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from responder import config, corpus
-from responder.pipeline import STAGES, Services, decide
+from responder import config
+
+from responder.core import corpus
+from responder.core.pipeline import STAGES, Services, decide
 
 
 def main() -> None:
@@ -25,7 +27,7 @@ def main() -> None:
     args = ap.parse_args()
     raws = [corpus.to_raw(r) for r in corpus.load()]
     raws += [p.read_bytes() for p in sorted(
-        (Path(__file__).resolve().parents[1] / "responder" / "demo_mail").glob("*.eml"))]
+        (Path(__file__).resolve().parents[1] / "responder" / "app" / "demo_mail").glob("*.eml"))]
     svc = Services.from_config(config.from_dict({}))
     now = datetime.now(timezone.utc)
     without = tuple((n, s) for n, s in STAGES if n not in ("classify", "draft"))

@@ -63,8 +63,8 @@ def load_messages(n: int) -> tuple[list[str], list[str | None]]:
     texts: list[str] = []
     langs: list[str | None] = []
     try:
-        from responder import corpus
-        from responder.scoring.evaluate import prepare
+        from responder.core import corpus
+        from responder.core.scoring.evaluate import prepare
         records = corpus.load(split="dev")
         if records:
             texts, langs = prepare(records)
@@ -80,9 +80,9 @@ def load_messages(n: int) -> tuple[list[str], list[str | None]]:
 def run_case(kind: str, batch: int, n: int, threads: int) -> dict:
     import torch
     torch.set_num_threads(threads)
-    from responder.scoring import make_scorer
-    from responder.scoring.encoder import get_encoder
-    from responder.scoring.text import split_sentences
+    from responder.core.scoring import make_scorer
+    from responder.core.scoring.encoder import get_encoder
+    from responder.core.scoring.text import split_sentences
 
     texts, langs = load_messages(n)
     if kind == "builtin":

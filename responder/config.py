@@ -16,9 +16,11 @@ from typing import ClassVar, Literal
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
+from responder import resources
+
 CONFIG_ENV = "RESPONDER_CONFIG"
 DATABASE_ENV = "RESPONDER_DATABASE_URL"
-BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+BUNDLED_CONFIG = resources.default_config_file()
 
 
 class ConfigError(Exception):
@@ -106,7 +108,7 @@ class _ServerLogin(_Section):
     @classmethod
     def _provider_preset(cls, data):
         if isinstance(data, dict) and data.get("provider"):
-            from .providers import apply_preset
+            from responder.mail.providers import apply_preset
             data = apply_preset(data, cls.preset_side)
         return data
 

@@ -7,9 +7,9 @@
 What it does:
 
 1. Each train record becomes the customer's own words (through the real
-   parser when responder.parsing exists, else the body without '>' lines),
+   parser when responder.core.parsing exists, else the body without '>' lines),
    split into sentences.
-2. Every sentence gets the features of responder.scoring.features (hashed
+2. Every sentence gets the features of responder.core.scoring.features (hashed
    n-grams, packaged-MiniLM embedding, word-list hits).
 3. A sentence-level logistic regression is trained by multiple-instance
    learning: the corpus labels messages, not sentences. Round 0 takes every
@@ -46,13 +46,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from responder import corpus  # noqa: E402
-from responder.scoring.builtin import DATA_DIR, Head, MESSAGE_FEATURES, message_features  # noqa: E402
-from responder.scoring.encoder import get_encoder, packaged_model_dir  # noqa: E402
-from responder.scoring.evaluate import prepare  # noqa: E402
-from responder.scoring.features import (EMB_DIM, HASH_DIM, LEX_DIM, LEX_NAMES,  # noqa: E402
+from responder.core.scoring.builtin import DATA_DIR, Head, MESSAGE_FEATURES, message_features  # noqa: E402
+from responder.core.scoring.encoder import get_encoder, packaged_model_dir  # noqa: E402
+from responder.core.scoring.evaluate import prepare  # noqa: E402
+from responder.core.scoring.features import (EMB_DIM, HASH_DIM, LEX_DIM, LEX_NAMES,  # noqa: E402
                                         sentence_features)
-from responder.scoring.lexicon import load_lexicon  # noqa: E402
-from responder.scoring.text import split_sentences  # noqa: E402
+from responder.core.scoring.lexicon import load_lexicon  # noqa: E402
+from responder.core.scoring.text import split_sentences  # noqa: E402
 
 
 def build_matrix(texts, langs, encoder, batch_size=64):
@@ -274,8 +274,8 @@ def main(argv=None) -> int:
     print(f"wrote {Path(args.out) / 'hostility_head.npz'}")
 
     if args.eval_dev:
-        from responder.scoring.builtin import BuiltinScorer
-        from responder.scoring.evaluate import evaluate, format_report
+        from responder.core.scoring.builtin import BuiltinScorer
+        from responder.core.scoring.evaluate import evaluate, format_report
         dev = corpus.load(args.corpus, split="dev")
         scorer = BuiltinScorer(head_dir=args.out)
         print(format_report(evaluate(scorer, dev)))

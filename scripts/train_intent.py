@@ -5,7 +5,7 @@
 
 What it does:
   1. every train record goes through the real parser (subject + customer's own words),
-  2. responder.intent.features turns it into character n-grams, words and keyword cues,
+  2. responder.core.intent.features turns it into character n-grams, words and keyword cues,
   3. hyper-parameters (regularisation C, block weights) are chosen by stratified
      k-fold cross-validation on TRAIN only (vocabulary rebuilt inside each fold,
      translations of one story kept in one fold); the dev split is never read here,
@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from responder import corpus  # noqa: E402
-from responder.intent.builtin import DATA_DIR, LinearHead, Vocabulary, softmax  # noqa: E402
-from responder.intent.features import Featurizer  # noqa: E402
-from responder.intent.text import record_texts  # noqa: E402
-from responder.model import INTENTS  # noqa: E402
+from responder.core.intent.builtin import DATA_DIR, LinearHead, Vocabulary, softmax  # noqa: E402
+from responder.core.intent.features import Featurizer  # noqa: E402
+from responder.core.intent.text import record_texts  # noqa: E402
+from responder.core.model import INTENTS  # noqa: E402
 
 BLOCKS = Featurizer.BLOCKS
 MIN_DF = {"c": 2, "w": 2, "k": 1}

@@ -11,7 +11,7 @@ from responder import config as config_mod
 from responder.store import open_repository
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "responder" / "demo_mail"
+SAMPLES = ROOT / "responder" / "app" / "demo_mail"
 
 
 class Clock:
@@ -71,7 +71,7 @@ def make_config(tmp_path):
 @pytest.fixture(scope="session")
 def services():
     """The real offline models and bundled templates, loaded once for the session."""
-    from responder.pipeline import Services
+    from responder.core.pipeline import Services
     return Services.from_config(config_mod.from_dict({}, "<test>"))
 
 

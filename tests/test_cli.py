@@ -5,8 +5,8 @@ from email import message_from_bytes, policy
 import pytest
 from click.testing import CliRunner
 
-from responder.cli import main
-from responder.pipeline import Services, process_stored
+from responder.cli.main import main
+from responder.core.pipeline import Services, process_stored
 from responder.store import open_repository
 
 from conftest import sample

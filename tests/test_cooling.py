@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
-from responder.cooling import hold_for, is_due, reply_deadline
-from responder.model import HostilityVerdict
+from responder.core.cooling import hold_for, is_due, reply_deadline
+from responder.core.model import HostilityVerdict
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 POLICY = dict(hold_hours=4, reply_deadline_hours=24, ready_before_deadline_hours=2)

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from responder import config as config_mod
-from responder import doctor
-from responder.cli import main
+from responder.mail import doctor
+from responder.cli.main import main
 
 from servers import Dovecot, SmtpSink
 

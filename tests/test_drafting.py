@@ -4,8 +4,8 @@ from email import message_from_bytes, policy
 import pytest
 
 from responder import config as config_mod
-from responder.drafting import TemplateRenderer, build_draft, find_order_number, reply_subject
-from responder.model import HostilityVerdict, IntentVerdict, ParsedMessage
+from responder.core.drafting import TemplateRenderer, build_draft, find_order_number, reply_subject
+from responder.core.model import HostilityVerdict, IntentVerdict, ParsedMessage
 
 
 @pytest.mark.parametrize("given,expected", [

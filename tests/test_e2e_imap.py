@@ -12,10 +12,10 @@ from email import message_from_bytes, policy
 import pytest
 
 from responder import config as config_mod
-from responder.approval import ApprovalError, approve
-from responder.model import Stage
-from responder.sending import IN_PROGRESS
-from responder.service import Service
+from responder.app.actions import ApprovalError, approve
+from responder.core.model import Stage
+from responder.mail.sending import IN_PROGRESS
+from responder.app.service import Service
 from responder.store import open_repository
 
 from conftest import Clock, sample

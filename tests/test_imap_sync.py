@@ -30,14 +30,15 @@ import pytest
 from click.testing import CliRunner
 
 from responder import config as config_mod
-from responder import connections, providers
+from responder.mail import connections
+from responder.mail import providers
 from responder.config import ConfigError
-from responder.connections import AuthError, ConnectError, connect_imap
-from responder.intake.idle import (Backoff, IdleWatcher, StatusBoard, describe, idle_wakeup,
+from responder.mail.connections import AuthError, ConnectError, connect_imap
+from responder.mail.intake.idle import (Backoff, IdleWatcher, StatusBoard, describe, idle_wakeup,
                                    start_watchers, status_path)
-from responder.intake.imap import append_draft, push_drafts, sync_inbox
-from responder.model import Draft, Stage
-from responder.oauth import TokenSource, parse_token
+from responder.mail.intake.imap import append_draft, push_drafts, sync_inbox
+from responder.core.model import Draft, Stage
+from responder.mail.oauth import TokenSource, parse_token
 from responder.store import open_repository
 
 from servers import Dovecot
@@ -518,7 +519,7 @@ def test_idle_is_renewed_before_29_minutes_and_keepalive_checks_a_silent_server(
 
 
 def test_without_idle_the_scheduler_polls(dovecot, user, repo, tmp_path):
-    from responder.scheduler import build_scheduler
+    from responder.app.scheduler import build_scheduler
 
     cfg = config_mod.from_dict({
         "responder": {"database_url": f"sqlite:///{tmp_path / 'r.db'}"},
@@ -549,7 +550,7 @@ def test_without_idle_the_scheduler_polls(dovecot, user, repo, tmp_path):
 
 
 def test_status_command_shows_each_inbox_connection_state(dovecot, user, tmp_path, monkeypatch):
-    from responder.cli import main
+    from responder.cli.main import main
 
     db = tmp_path / "r.db"
     conf = tmp_path / "c.toml"
@@ -718,7 +719,7 @@ def test_draft_is_appended_to_the_special_use_drafts_folder_once(dovecot, user, 
 def test_sent_copy_is_skipped_where_the_provider_files_it(dovecot, user, repo, sent_copy,
                                                           copies):
     from email.message import EmailMessage
-    from responder import sending
+    from responder.mail import sending
 
     box = make_box(dovecot, user, sent_copy=sent_copy)
     sync_inbox(box, repo, NOW)

@@ -3,9 +3,9 @@ import smtplib
 
 import pytest
 
-from responder.intake.smtp import start_ingress
-from responder.model import Stage
-from responder.service import Service
+from responder.mail.intake.smtp import start_ingress
+from responder.core.model import Stage
+from responder.app.service import Service
 
 from conftest import sample
 from servers import free_ports
@@ -67,7 +67,7 @@ def test_smtp_xoauth2_login_with_token_refresh(tmp_path):
     from aiosmtpd.smtp import SMTP, AuthResult
 
     from responder import config as config_mod
-    from responder.connections import connect_smtp
+    from responder.mail.connections import connect_smtp
 
     seen = []
 

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from responder.config import IntentSection
-from responder.intent import IntentClassifier, make_classifier
-from responder.intent.base import verdict
-from responder.intent.builtin import DATA_DIR, BuiltinClassifier, LinearHead
-from responder.intent.evaluate import evaluate, format_report
-from responder.intent.features import Featurizer, clean
-from responder.intent.hf import label_to_intent
-from responder.intent.keywords import KeywordMatcher
-from responder.intent.normalize import fold, tokens
-from responder.intent.text import record_text
-from responder.model import INTENTS, IntentVerdict
+from responder.core.intent import IntentClassifier, make_classifier
+from responder.core.intent.base import verdict
+from responder.core.intent.builtin import DATA_DIR, BuiltinClassifier, LinearHead
+from responder.core.intent.evaluate import evaluate, format_report
+from responder.core.intent.features import Featurizer, clean
+from responder.core.intent.hf import label_to_intent
+from responder.core.intent.keywords import KeywordMatcher
+from responder.core.intent.normalize import fold, tokens
+from responder.core.intent.text import record_text
+from responder.core.model import INTENTS, IntentVerdict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,10 +189,10 @@ def test_head_round_trip(tmp_path, builtin):
 
 def test_builtin_runtime_needs_no_scikit_learn():
     code = ("import sys\n"
-            "from responder.intent import make_classifier\n"
+            "from responder.core.intent import make_classifier\n"
             "from responder.config import IntentSection\n"
             "v = make_classifier(IntentSection()).classify(['Refund\\nmoney back please'])\n"
-            "assert v[0].intent in __import__('responder.model').model.INTENTS\n"
+            "assert v[0].intent in __import__('responder.core.model').core.model.INTENTS\n"
             "bad = [m for m in ('sklearn', 'scipy', 'torch', 'transformers') if m in sys.modules]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -282,7 +282,7 @@ def test_transformers_backend_floor_and_foreign_labels(tmp_path):
 
 
 def test_transformers_backend_never_downloads(tmp_path):
-    from responder.scoring.errors import ModelUnavailable
+    from responder.core.scoring.errors import ModelUnavailable
     with pytest.raises(ModelUnavailable, match="model pull"):
         make_classifier(IntentSection(backend="transformers",
                                       model="nobody-here/no-such-intent-model-xyz"))

@@ -1,4 +1,4 @@
-"""responder.parsing against real-world mail (the third-party corpora) and small
+"""responder.core.parsing against real-world mail (the third-party corpora) and small
 hand-written cases for the rules the corpora do not cover.
 
 The corpora live outside the repo (../shared/corpora from the repo root, see its
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from responder import parsing
-from responder.model import ParsedMessage
-from responder.parsing import ParseError, parse
+from responder.core import parsing
+from responder.core.model import ParsedMessage
+from responder.core.parsing import ParseError, parse
 
 
 def _find_corpora() -> Path | None:

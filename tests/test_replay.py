@@ -4,7 +4,7 @@ import mailbox
 
 from click.testing import CliRunner
 
-from responder.cli import main
+from responder.cli.main import main
 
 from conftest import SAMPLES, sample
 

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from responder.model import HOSTILITY_LABELS, LANGUAGES, HostilityVerdict
-from responder.scoring import ModelUnavailable, Scorer, make_scorer
-from responder.scoring.base import pull_model
-from responder.scoring.lexicon import CATEGORIES, LEXICON_DIR, load_lexicon, read_lexicon_file
-from responder.scoring.text import fold, split_sentences, strip_quotes, tokens
+from responder.core.model import HOSTILITY_LABELS, LANGUAGES, HostilityVerdict
+from responder.core.scoring import ModelUnavailable, Scorer, make_scorer
+from responder.core.scoring.base import pull_model
+from responder.core.scoring.lexicon import CATEGORIES, LEXICON_DIR, load_lexicon, read_lexicon_file
+from responder.core.scoring.text import fold, split_sentences, strip_quotes, tokens
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -181,12 +181,12 @@ def test_unknown_backend_is_a_config_error():
 
 @pytest.fixture(scope="module")
 def encoder():
-    from responder.scoring.encoder import get_encoder
+    from responder.core.scoring.encoder import get_encoder
     return get_encoder()
 
 
 def test_packaged_minilm_loads_and_embeds(encoder):
-    from responder.scoring.encoder import packaged_model_dir
+    from responder.core.scoring.encoder import packaged_model_dir
 
     assert encoder.folder == packaged_model_dir()
     assert type(encoder.model).__name__ == "BertModel"
@@ -300,7 +300,7 @@ def test_builtin_batches_give_the_same_scores(builtin):
 
 
 def test_head_weights_are_plain_arrays_without_pickle():
-    from responder.scoring.builtin import DATA_DIR, HEAD_JSON, HEAD_NPZ, Head
+    from responder.core.scoring.builtin import DATA_DIR, HEAD_JSON, HEAD_NPZ, Head
 
     with np.load(DATA_DIR / HEAD_NPZ, allow_pickle=False) as arrays:
         assert all(arrays[k].dtype.kind == "f" for k in arrays.files)
@@ -400,7 +400,7 @@ def _rec(i, lang, hostility, body):
 
 
 def test_evaluate_reports_per_language_figures():
-    from responder.scoring.evaluate import evaluate, format_report
+    from responder.core.scoring.evaluate import evaluate, format_report
 
     records = [
         _rec(1, "en", "hostile", "You idiots, where is my parcel?"),

@@ -2,7 +2,7 @@
 misses stay human, and the real corpora (DSNs, mailing lists) are screened as expected.
 
 Messages are built from raw bytes with the stdlib parser only (``_parsed``), so these
-tests do not depend on responder.parsing.
+tests do not depend on responder.core.parsing.
 """
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from responder.model import ParsedMessage, SkipVerdict
-from responder.screening import RULES, Rule, ScreenContext, human_sender, screen
+from responder.core.model import ParsedMessage, SkipVerdict
+from responder.core.screening import RULES, Rule, ScreenContext, human_sender, screen
 
 SHOP = "support@shop.test"
 OWN_DOMAIN = "responder.shop.test"
 REPO = Path(__file__).resolve().parents[1]
-DEMO_MAIL = REPO / "responder" / "demo_mail"
+DEMO_MAIL = REPO / "responder" / "app" / "demo_mail"
 
 
 # ---- building a ParsedMessage from raw bytes (stdlib only) ---------------------------------

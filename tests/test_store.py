@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect
 
-from responder.model import Draft, Stage
+from responder.core.model import Draft, Stage
 from responder.store import migrations, open_repository
 from responder.store.repository import StageConflict
 

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from responder.drafting import ShopFacts, TemplateRenderer
-from responder.model import INTENTS, LANGUAGES
+from responder.core.drafting import ShopFacts, TemplateRenderer
+from responder.core.model import INTENTS, LANGUAGES
 
 MAX_CHARS = 1500
 MAX_LINES = 24                      # "under 25 lines"

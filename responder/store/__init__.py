@@ -1,4 +1,4 @@
 """Storage: SQLAlchemy tables, Alembic migrations, and the one repository interface."""
-from .repository import Repository, open_repository
+from responder.store.repository import Repository, open_repository
 
 __all__ = ["Repository", "open_repository"]

@@ -18,9 +18,9 @@ from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from ..model import Draft, Stage
-from . import migrations
-from .tables import DraftRow, EventRow, FolderStateRow, MessageRow
+from responder.core.model import Draft, Stage
+from responder.store import migrations
+from responder.store.tables import DraftRow, EventRow, FolderStateRow, MessageRow
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The application: the service factory, the actions every front end shares, jobs and watchers."""

@@ -1,0 +1,83 @@
+"""What a rep can do to a message: edit, approve, reject. Shared by CLI and web page.
+
+Every action is a compare-and-set on the message's stage with an audit event
+naming the rep. Approving chooses the reply's Message-ID once, so a retry after a
+crash can tell whether the reply already went out.
+"""
+from __future__ import annotations
+
+from responder.core.model import Stage
+from responder.mail.sending import new_reply_message_id
+
+
+class ApprovalError(Exception):
+    """The action is not possible now; the message says why."""
+
+
+class ToneWarning(ApprovalError):
+    """The reply itself reads as hostile or sarcastic; approve with override to send anyway."""
+
+
+def _reply_part(body: str) -> str:
+    """The rep's words: the draft without the quoted original below it."""
+    lines = body.splitlines()
+    out = []
+    for line in lines:
+        if line.startswith(">"):
+            break
+        out.append(line)
+    return "\n".join(out)
+
+
+def check_tone(scorer, body: str, language: str | None):
+    """The hostility verdict on the rep's own reply text."""
+    return scorer.score([_reply_part(body)], [language])[0]
+
+
+def edit(repo, pk: int, body: str, *, actor: str, now) -> None:
+    row = repo.get(pk)
+    if row.stage not in (Stage.DRAFTED.value, Stage.HELD.value):
+        raise ApprovalError(f"message #{pk} is {row.stage}: only drafts can be edited")
+    if not body.strip():
+        raise ApprovalError("the edited reply is empty")
+    if row.draft is not None and body == row.draft.body:
+        return
+    repo.update_draft(pk, now=now, body=body, edited=True)
+    repo.record(pk, actor=actor, action="edited", reason=f"reply edited ({len(body)} chars)",
+                now=now)
+
+
+def approve(repo, pk: int, *, actor: str, now, message_id_domain: str, scorer=None,
+            override_tone: bool = False) -> str:
+    """Approve the draft of message ``pk``; returns the reply's Message-ID."""
+    row = repo.get(pk)
+    if row.stage == Stage.HELD.value:
+        raise ApprovalError(f"message #{pk} is cooling off until "
+                            f"{row.release_at:%Y-%m-%d %H:%M} UTC; approve it after that")
+    if row.stage != Stage.DRAFTED.value or row.draft is None:
+        raise ApprovalError(f"message #{pk} is {row.stage}: only drafted replies can be approved")
+    if scorer is not None:
+        verdict = check_tone(scorer, row.draft.body, row.draft.language)
+        if verdict.hostile:
+            if not override_tone:
+                raise ToneWarning(
+                    f"the reply to #{pk} reads as hostile (score {verdict.score:.2f}"
+                    + (f": {'; '.join(verdict.evidence)}" if verdict.evidence else "")
+                    + "). Edit it, or approve with --override-tone to send it anyway.")
+            repo.record(pk, actor=actor, action="tone-override",
+                        reason=f"sent despite tone score {verdict.score:.2f}", now=now)
+    reply_id = row.draft.reply_message_id or new_reply_message_id(message_id_domain)
+    repo.update_draft(pk, now=now, reply_message_id=reply_id, approved_by=actor,
+                      approved_at=now)
+    repo.transition(pk, Stage.APPROVED, actor=actor, action="approved",
+                    reason=f"reply {reply_id} approved", now=now, expect=[Stage.DRAFTED])
+    return reply_id
+
+
+def reject(repo, pk: int, *, actor: str, now, reason: str) -> None:
+    row = repo.get(pk)
+    allowed = (Stage.DRAFTED, Stage.HELD, Stage.APPROVED, Stage.QUARANTINED, Stage.SKIPPED)
+    if row.stage not in {s.value for s in allowed}:
+        raise ApprovalError(f"message #{pk} is {row.stage}: it cannot be rejected")
+    repo.transition(pk, Stage.REJECTED, actor=actor, action="rejected",
+                    reason=reason or "rejected by a rep", now=now, expect=list(allowed))

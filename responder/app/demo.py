@@ -1,0 +1,163 @@
+"""``responder demo``: the real pipeline on bundled sample mail, on loopback only.
+
+Starts responder's own SMTP ingress and a local capture server standing in for
+the shop's outgoing mail server, sends the sample mail in over SMTP, decides it,
+approves one draft and sends it, then moves the clock past the cooling-off
+period to show the held message released. SQLite in a temp folder.
+"""
+from __future__ import annotations
+
+import smtplib
+import socket
+import textwrap
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import click
+
+from responder import resources
+from aiosmtpd.controller import Controller
+
+from responder import config as config_mod
+from responder.core.model import Stage
+
+SAMPLES = resources.demo_mail_dir()
+
+
+class _Capture:
+    """Stands in for the shop's outgoing SMTP server: keeps what it receives."""
+
+    def __init__(self):
+        self.messages: list[bytes] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Clock:
+    def __init__(self):
+        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _say(text: str = "", **style) -> None:
+    click.secho(text, **style)
+
+
+def _boxed(text: str) -> str:
+    return textwrap.indent(text, "   | ", lambda line: True)
+
+
+def _outcome(r) -> str:
+    if r.stage == "skipped":
+        return f"SKIPPED ({r.skip_rule}): {r.skip_reason}"
+    if r.stage == "held":
+        return (f"HELD until {r.release_at:%H:%M} UTC: hostility {r.hostility:.2f} "
+                f"({', '.join(r.hostility_labels or [])})")
+    if r.stage == "drafted":
+        return (f"DRAFTED in '{r.draft.language}' to {r.draft.to_addr} "
+                f"(intent {r.intent}, hostility {r.hostility:.2f})")
+    if r.stage == "quarantined":
+        return f"QUARANTINED: {r.error}"
+    return r.stage
+
+
+def run_demo(workdir: Path) -> None:
+    from responder.mail.intake.smtp import start_ingress
+    from responder.app.service import Service
+    from responder.store import open_repository
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    ingress_port, outgoing_port = _free_port(), _free_port()
+    cfg = config_mod.from_dict({
+        "responder": {"database_url": f"sqlite:///{workdir / 'demo.db'}",
+                      "log_level": "WARNING"},
+        "ingress": {"enabled": True, "host": "127.0.0.1", "port": ingress_port},
+        "smtp": {"host": "127.0.0.1", "port": outgoing_port, "security": "none"},
+    }, "<demo>")
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+    _say(f"responder demo  (database: {workdir / 'demo.db'})", bold=True)
+    _say("Loading the offline hostility and intent models...")
+    clock = _Clock()
+    repo = open_repository(cfg.database_url)
+    service = Service(cfg, repo, clock=clock)
+
+    capture = _Capture()
+    outgoing = Controller(capture, hostname="127.0.0.1", port=outgoing_port)
+    outgoing.start()
+    ingress = start_ingress(repo, cfg, clock=clock)
+    try:
+        samples = sorted(SAMPLES.glob("*.eml"))
+        _say(f"\n1. Sending {len(samples)} sample messages to responder's SMTP ingress "
+             f"(127.0.0.1:{ingress_port})", bold=True)
+        with smtplib.SMTP("127.0.0.1", ingress_port, timeout=30) as smtp:
+            for path in samples:
+                raw = path.read_bytes()
+                reply = smtp.sendmail("demo@customer.test", [cfg.shop.addresses[0]], raw)
+                _say(f"   {path.name}: accepted{'' if not reply else reply}")
+        started = time.monotonic()
+        service.process_pending()
+        _say(f"   decided in {time.monotonic() - started:.1f} s")
+
+        _say("\n2. The queue", bold=True)
+        rows = repo.list(None)
+        for r in rows:
+            _say(f"   #{r.id} {r.subject!s:.45}")
+            _say(f"       {_outcome(r)}", fg={"held": "yellow", "skipped": "cyan",
+                                             "quarantined": "red"}.get(r.stage, "green"))
+
+        drafted = [r for r in rows if r.stage == Stage.DRAFTED.value]
+        if not drafted:
+            raise click.ClickException("the demo drafted nothing: something is wrong")
+        first = drafted[0]
+        _say(f"\n3. The draft for #{first.id}, as a rep sees it "
+             f"(`responder show {first.id}`)", bold=True)
+        d = first.draft
+        _say(_boxed(f"To: {d.to_addr}\nSubject: {d.subject}\n\n{d.body}"))
+
+        from responder.app.actions import approve
+        _say(f"\n4. A rep approves #{first.id}; it is sent over SMTP", bold=True)
+        approve(repo, first.id, actor="rep:demo", now=clock(),
+                message_id_domain=cfg.shop.message_id_domain, scorer=service.services.scorer)
+        service.send_approved()
+        with capture.lock:
+            sent = list(capture.messages)
+        if not sent:
+            raise click.ClickException("nothing reached the outgoing server")
+        msg = message_from_bytes(sent[-1], policy=policy.default)
+        for header in ("From", "To", "Subject", "Message-ID", "In-Reply-To", "References"):
+            _say(f"   {header}: {msg[header]}")
+        _say(f"   stage now: {repo.get(first.id).stage}")
+
+        held = [r for r in rows if r.stage == Stage.HELD.value]
+        if held:
+            h = held[0]
+            clock.now = h.release_at + timedelta(minutes=1)
+            _say(f"\n5. The clock moves to {clock.now:%H:%M} UTC: the cooling-off of "
+                 f"#{h.id} is over", bold=True)
+            released = service.release_due()
+            row = repo.get(h.id)
+            _say(f"   released: {', '.join(f'#{p}' for p in released)}; #{h.id} is now "
+                 f"{row.stage}; its draft acknowledges the frustration first:")
+            _say(_boxed("\n".join(row.draft.body.splitlines()[:6])))
+        _say("\nDone. Everything ran on 127.0.0.1; nothing left this machine.", bold=True)
+        _say(f"Look around: RESPONDER_DATABASE_URL=sqlite:///{workdir / 'demo.db'} "
+             "responder list --all")
+    finally:
+        ingress.stop()
+        outgoing.stop()

@@ -1,0 +1,57 @@
+"""APScheduler glue only: when each job of the Service runs."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+log = logging.getLogger(__name__)
+
+
+def build_scheduler(service) -> BackgroundScheduler:
+    cfg = service.cfg
+    scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(4)},
+                                    job_defaults={"coalesce": True, "max_instances": 1},
+                                    timezone="UTC")
+    for box in cfg.inbox:
+        scheduler.add_job(service.poll_inbox, "interval", args=[box],
+                          seconds=box.poll_seconds, id=f"poll:{box.name}",
+                          next_run_time=_now())
+    scheduler.add_job(service.process_pending, "interval", seconds=60, id="process-pending",
+                      next_run_time=_now())
+    scheduler.add_job(service.release_due, "interval",
+                      seconds=cfg.scheduler.release_check_seconds, id="release-held",
+                      next_run_time=_now())
+    scheduler.add_job(service.send_approved, "interval",
+                      seconds=cfg.scheduler.send_retry_seconds, id="send-approved")
+    return scheduler
+
+
+def _now():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc)
+
+
+def run_forever(service, ingress=None) -> None:
+    """Run the jobs until SIGINT or SIGTERM."""
+    from responder.mail.intake.idle import start_watchers
+    scheduler = build_scheduler(service)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    watchers = start_watchers(service, scheduler)   # IDLE push; polls only where IDLE is missing
+    scheduler.start()
+    log.info("responder is running: %d inbox(es), ingress %s", len(service.cfg.inbox),
+             "on" if ingress else "off")
+    try:
+        stop.wait()
+    finally:
+        log.info("stopping")
+        for watcher in watchers:
+            watcher.stop()
+        scheduler.shutdown(wait=True)
+        if ingress is not None:
+            ingress.stop()

@@ -1,0 +1,59 @@
+"""``responder templates check``: render every reply template with sample data."""
+from __future__ import annotations
+
+from jinja2 import TemplateError, TemplateSyntaxError
+
+from responder.core.drafting import ShopFacts, TemplateRenderer
+from responder.core.model import INTENTS
+
+
+def sample_contexts(shop) -> list[dict]:
+    facts = ShopFacts.from_config(shop)
+    out = []
+    for upset in (False, True):
+        for order in (None, "10234"):
+            for name in ("", "Ana"):
+                out.append({"customer_name": name, "upset": upset, "order_number": order,
+                            "tracking_link": (shop.tracking_url.format(order_number=order)
+                                              if order else None),
+                            "original_subject": "Question about my order", "shop": facts})
+    return out
+
+
+def check_all(cfg) -> tuple[list[str], int]:
+    renderer = TemplateRenderer(cfg.drafting.templates_dir or None)
+    problems: list[str] = []
+    rendered = 0
+    languages = renderer.languages()
+    if not languages:
+        return ["no reply templates found"], 0
+    for language in languages:
+        for intent in INTENTS:
+            name = renderer.name(language, intent)
+            for ctx in sample_contexts(cfg.shop):
+                try:
+                    text = renderer.render(language, intent, ctx)
+                except TemplateSyntaxError as exc:
+                    problems.append(f"{exc.filename or name}:{exc.lineno}: syntax error: "
+                                    f"{exc.message}")
+                    break
+                except TemplateError as exc:
+                    problems.append(f"{_where(exc, name)}: {type(exc).__name__}: {exc}")
+                    break
+                rendered += 1
+                if "{{" in text or "{%" in text:
+                    problems.append(f"{name}: unrendered template markup in the output")
+                    break
+    return problems, rendered
+
+
+def _where(exc: Exception, name: str) -> str:
+    """file:line of the template frame in the traceback, if any."""
+    tb = exc.__traceback__
+    where = name
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            where = f"{filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where

@@ -1,0 +1,447 @@
+"""The ``responder`` command. Every command is documented in README.md."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from responder import config as config_mod
+from responder.core.model import Stage
+
+log = logging.getLogger("responder")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level, logging.INFO),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+def _load_config(path: str | None):
+    if path is None and not os.environ.get(config_mod.CONFIG_ENV) and Path("config.toml").is_file():
+        path = "config.toml"
+    try:
+        return config_mod.load(path)
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+class Ctx:
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._cfg = None
+        self._repo = None
+
+    @property
+    def cfg(self):
+        if self._cfg is None:
+            self._cfg = _load_config(self.config_path)
+            _setup_logging(self._cfg.responder.log_level)
+        return self._cfg
+
+    @property
+    def repo(self):
+        if self._repo is None:
+            from responder.store import open_repository
+            self._repo = open_repository(self.cfg.database_url)
+        return self._repo
+
+    def service(self):
+        from responder.app.service import Service
+        return Service(self.cfg, self.repo)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="config file (default: $RESPONDER_CONFIG, else ./config.toml, "
+                   "else built-in defaults)")
+@click.version_option(package_name="responder")
+@click.pass_context
+def main(click_ctx, config_path):
+    """responder: drafts polite replies to customer mail, with a cooling-off delay for
+    hostile messages, for a rep to review and send."""
+    click_ctx.obj = Ctx(config_path)
+
+
+# ---- running -------------------------------------------------------------------------
+@main.command()
+@pass_ctx
+def run(ctx):
+    """Watch the configured inboxes (and SMTP ingress) until stopped."""
+    from responder.mail.intake.smtp import start_ingress
+    from responder.app.scheduler import run_forever
+    cfg = ctx.cfg
+    if not cfg.inbox and not cfg.ingress.enabled:
+        raise click.ClickException("nothing to watch: add an [[inbox]] section or set "
+                                   "ingress.enabled = true in the config")
+    service = ctx.service()
+    ingress = start_ingress(ctx.repo, cfg, on_stored=lambda pk: service.process([pk])) \
+        if cfg.ingress.enabled else None
+    run_forever(service, ingress)
+
+
+@main.command()
+@click.option("--dir", "workdir", type=click.Path(file_okay=False),
+              help="keep the demo's database and config here (default: a temp folder)")
+def demo(workdir):
+    """Feed the bundled sample mail through the real pipeline on loopback servers."""
+    from responder.app.demo import run_demo
+    run_demo(Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="responder-demo-")))
+
+
+@main.command()
+@pass_ctx
+def sync(ctx):
+    """Fetch new mail from every inbox once, decide it, release due holds."""
+    service = ctx.service()
+    if not ctx.cfg.inbox:
+        raise click.ClickException("no [[inbox]] configured")
+    for box in ctx.cfg.inbox:
+        new = service.poll_inbox(box)
+        click.echo(f"{box.name}: {len(new)} new message(s)")
+    service.process_pending()
+    released = service.release_due()
+    if released:
+        click.echo(f"released from cooling-off: {', '.join(f'#{p}' for p in released)}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per message per line")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="write results here (default: standard output)")
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+@pass_ctx
+def replay(ctx, paths, as_json, output, no_progress):
+    """Run the decision pipeline on .eml files, folders, mbox files or Maildirs.
+
+    Sends nothing, touches no inbox and no database."""
+    from responder.app import replay as replay_mod
+    from responder.core.pipeline import Services, utcnow
+    svc = Services.from_config(ctx.cfg)
+    counts = replay_mod.run(paths, svc, utcnow(), output, as_json=as_json,
+                            progress=not no_progress and sys.stderr.isatty() or False,
+                            err=sys.stderr)
+    click.echo(replay_mod.summary(counts), err=True)
+
+
+# ---- the queue -----------------------------------------------------------------------
+@main.command("list")
+@click.option("--stage", "stages", multiple=True,
+              type=click.Choice([s.value for s in Stage]),
+              help="only these stages (repeatable); default: drafted, held, approved, "
+                   "quarantined")
+@click.option("--all", "show_all", is_flag=True, help="every stage")
+@pass_ctx
+def list_cmd(ctx, stages, show_all):
+    """The queue, soonest reply deadline first."""
+    chosen = None if show_all else [Stage(s) for s in stages] or [
+        Stage.DRAFTED, Stage.HELD, Stage.APPROVED, Stage.QUARANTINED]
+    rows = ctx.repo.list(chosen)
+    if not rows:
+        click.echo("nothing here")
+        return
+    click.echo(f"{'id':>5}  {'stage':<11} {'deadline (UTC)':<16} {'lang':<4} {'host.':>5} "
+               f"{'intent':<26} from / subject")
+    for r in rows:
+        host = f"{r.hostility:.2f}" if r.hostility is not None else "-"
+        extra = ""
+        if r.stage == "held" and r.release_at:
+            extra = f" [cooling until {r.release_at:%H:%M}]"
+        if r.stage == "skipped":
+            extra = f" [{r.skip_rule}]"
+        click.echo(f"{r.id:>5}  {r.stage:<11} {r.deadline_at:%Y-%m-%d %H:%M} "
+                   f"{(r.language or '-'):<4} {host:>5} {(r.intent or '-'):<26} "
+                   f"{r.customer_addr or r.from_addr or '?'} / {r.subject or ''}{extra}")
+
+
+@main.command()
+@click.argument("pk", type=int)
+@click.option("--raw", is_flag=True, help="print the original message's exact bytes")
+@pass_ctx
+def show(ctx, pk, raw):
+    """One message: verdicts, draft, and its audit trail."""
+    row = _get(ctx, pk)
+    if raw:
+        sys.stdout.buffer.write(row.raw)
+        return
+    click.echo(f"#{row.id}  stage: {row.stage}   received {row.received_at:%Y-%m-%d %H:%M} UTC"
+               f"   reply due {row.deadline_at:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"from: {row.from_addr}   reply to: {row.customer_addr}")
+    click.echo(f"subject: {row.subject}")
+    click.echo(f"language: {row.language}   intent: {row.intent} "
+               f"({(row.intent_confidence or 0):.0%})")
+    if row.hostility is not None:
+        click.echo(f"hostility: {row.hostility:.2f} {', '.join(row.hostility_labels or [])}")
+        for sentence in row.hostility_evidence or []:
+            click.echo(f"  because: {sentence}")
+    if row.release_at:
+        click.echo(f"cooling off until: {row.release_at:%Y-%m-%d %H:%M} UTC")
+    if row.skip_rule:
+        click.echo(f"skipped by rule {row.skip_rule}: {row.skip_reason}")
+    if row.error:
+        click.echo(f"error: {row.error}")
+    if row.draft:
+        d = row.draft
+        click.echo("\n--- draft " + "-" * 60)
+        click.echo(f"To: {d.to_name} <{d.to_addr}>\nFrom: {d.from_addr}\nSubject: {d.subject}")
+        click.echo(f"In-Reply-To: {d.in_reply_to}\nTemplate: {d.template}"
+                   + ("  (fallback language)" if d.fallback_language else ""))
+        for note in d.notes or []:
+            click.echo(f"NOTE: {note}")
+        if d.send_error:
+            click.echo(f"SEND: {d.send_error}")
+        click.echo("")
+        click.echo(d.body)
+    click.echo("--- audit trail " + "-" * 54)
+    for e in ctx.repo.events(pk):
+        click.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<14} {e.action:<12} "
+                   f"{(e.from_stage or '-')}->{e.to_stage}: {e.reason}")
+
+
+def _get(ctx, pk):
+    try:
+        return ctx.repo.get(pk)
+    except KeyError:
+        raise click.ClickException(f"no message #{pk}") from None
+
+
+def _actor(name: str | None) -> str:
+    import getpass
+    return f"rep:{name or os.environ.get('RESPONDER_REP') or getpass.getuser()}"
+
+
+@main.command()
+@click.argument("pk", type=int)
+@click.option("--file", "from_file", type=click.File("r", encoding="utf-8"),
+              help="take the new reply text from this file ('-' for standard input)")
+@click.option("--as", "rep", help="your name for the audit trail (default: $RESPONDER_REP "
+                                  "or your login)")
+@pass_ctx
+def edit(ctx, pk, from_file, rep):
+    """Edit a draft in $EDITOR, or replace it from a file."""
+    from responder.app.actions import ApprovalError, edit as do_edit
+    from responder.core.pipeline import utcnow
+    row = _get(ctx, pk)
+    if row.draft is None:
+        raise click.ClickException(f"message #{pk} has no draft")
+    if from_file is not None:
+        body = from_file.read()
+    else:
+        body = click.edit(row.draft.body, extension=".txt", require_save=True)
+        if body is None:
+            click.echo("no change")
+            return
+    try:
+        do_edit(ctx.repo, pk, body, actor=_actor(rep), now=utcnow())
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"draft #{pk} saved")
+    from responder.app.actions import check_tone
+    verdict = check_tone(ctx.service().services.scorer, body, row.draft.language)
+    if verdict.hostile:
+        click.secho(f"warning: this reply reads as hostile (score {verdict.score:.2f}"
+                    + (f": {'; '.join(verdict.evidence)}" if verdict.evidence else "")
+                    + "). It will not be sent unless approved with --override-tone.",
+                    fg="yellow", err=True)
+
+
+@main.command()
+@click.argument("pks", type=int, nargs=-1, required=True)
+@click.option("--as", "rep", help="your name for the audit trail")
+@click.option("--no-send", is_flag=True, help="approve only; the scheduler sends it later")
+@click.option("--override-tone", is_flag=True,
+              help="send even though the reply itself reads as hostile (recorded)")
+@pass_ctx
+def approve(ctx, pks, rep, no_send, override_tone):
+    """Approve drafts and send them."""
+    from responder.app.actions import ApprovalError, approve as do_approve
+    from responder.core.pipeline import utcnow
+    service = ctx.service()
+    failed = False
+    for pk in pks:
+        try:
+            reply_id = do_approve(ctx.repo, pk, actor=_actor(rep), now=utcnow(),
+                                  message_id_domain=ctx.cfg.shop.message_id_domain,
+                                  scorer=service.services.scorer,
+                                  override_tone=override_tone)
+        except ApprovalError as exc:
+            click.echo(f"#{pk}: {exc}", err=True)
+            failed = True
+            continue
+        click.echo(f"#{pk}: approved as {reply_id}")
+        if not no_send:
+            outcome = service.send_approved(only=pk)
+            row = ctx.repo.get(pk)
+            click.echo(f"#{pk}: {row.stage}" + (f" ({row.draft.send_error})"
+                                                 if row.draft.send_error else ""))
+            failed = failed or not outcome["sent"]
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("pk", type=int)
+@click.option("--reason", default="", help="why (kept in the audit trail)")
+@click.option("--as", "rep", help="your name for the audit trail")
+@pass_ctx
+def reject(ctx, pk, reason, rep):
+    """Decide not to answer a message."""
+    from responder.app.actions import ApprovalError, reject as do_reject
+    from responder.core.pipeline import utcnow
+    try:
+        do_reject(ctx.repo, pk, actor=_actor(rep), now=utcnow(), reason=reason)
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"#{pk} rejected")
+
+
+@main.command()
+@click.option("--resend", "resend_pk", type=int,
+              help="send this message again after an interrupted send you checked by hand")
+@pass_ctx
+def send(ctx, resend_pk):
+    """Send every approved reply now (the scheduler also does this)."""
+    service = ctx.service()
+    if resend_pk is not None:
+        outcome = service.send_approved(only=resend_pk, resend=True)
+    else:
+        outcome = service.send_approved()
+    click.echo(", ".join(f"{k}: {v}" for k, v in outcome.items()))
+
+
+@main.command()
+@pass_ctx
+def status(ctx):
+    """Counts by stage and the state of every inbox."""
+    counts = ctx.repo.count_by_stage()
+    click.echo("messages: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                               or "none"))
+    states = {(s.inbox, s.folder): s for s in ctx.repo.all_folder_states()}
+    from responder.mail.intake.idle import StatusBoard, describe, status_path
+    board = StatusBoard(status_path(ctx.cfg)).read()
+    for box in ctx.cfg.inbox:
+        st = states.get((box.name, box.folder))
+        if st is None:
+            click.echo(f"inbox {box.name} ({box.username}@{box.host}/{box.folder}): never synced")
+        else:
+            click.echo(f"inbox {box.name} ({box.username}@{box.host}/{box.folder}): "
+                       f"last sync {st.last_sync_at:%Y-%m-%d %H:%M:%S} UTC, UIDVALIDITY "
+                       f"{st.uidvalidity}, last UID {st.last_uid}"
+                       + (f", HIGHESTMODSEQ {st.highest_modseq}" if st.highest_modseq else "")
+                       + (f", LAST ERROR: {st.last_error}" if st.last_error else ""))
+        click.echo(f"  {describe(board.get(box.name))}")
+    if ctx.cfg.ingress.enabled:
+        click.echo(f"ingress: {ctx.cfg.ingress.host}:{ctx.cfg.ingress.port}")
+
+
+@main.command()
+@pass_ctx
+def doctor(ctx):
+    """Check DNS, connection, TLS, login, capabilities and folders of every inbox, and the
+    SMTP server; explain each failure. Exit code 1 when a check failed."""
+    from responder.mail import doctor as doctor_mod
+    checks = doctor_mod.run(ctx.cfg)
+    for check in checks:
+        click.echo(check.line())
+    bad = sum(c.status == doctor_mod.FAIL for c in checks)
+    warn = sum(c.status == doctor_mod.WARN for c in checks)
+    click.echo(f"{len(checks)} check(s): {bad} failed, {warn} warning(s)")
+    if bad:
+        sys.exit(1)
+
+
+# ---- models, templates, config ---------------------------------------------------------
+@main.command("eval")
+@click.option("--corpus", type=click.Path(file_okay=False), help="corpus folder "
+              "(default: the project's data/corpus)")
+@click.option("--split", default="dev", show_default=True, type=click.Choice(["dev", "train"]))
+@click.option("--json", "as_json", is_flag=True, help="the report as JSON")
+@pass_ctx
+def eval_cmd(ctx, corpus, split, as_json):
+    """Measure hostility scoring and intent classification on the labelled corpus."""
+    from responder.core import corpus as corpus_mod
+    from responder.core.evaluation import run_eval
+    try:
+        records = corpus_mod.load(corpus, split=split)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    report, text = run_eval(ctx.cfg, records)
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else text)
+
+
+@main.group()
+def templates():
+    """Reply templates."""
+
+
+@templates.command("check")
+@pass_ctx
+def templates_check(ctx):
+    """Render every reply template with sample data; report errors with file and line."""
+    from responder.app.template_check import check_all
+    problems, rendered = check_all(ctx.cfg)
+    for p in problems:
+        click.echo(p, err=True)
+    click.echo(f"{rendered} template renderings checked, {len(problems)} problem(s)")
+    if problems:
+        sys.exit(1)
+
+
+@main.group()
+def model():
+    """Scoring models."""
+
+
+@model.command("pull")
+@click.argument("model_id", required=False)
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@pass_ctx
+def model_pull(ctx, model_id, cache_dir):
+    """Download a Hugging Face model ahead of time (default: scoring.model)."""
+    from responder.core.scoring.base import ModelUnavailable, pull_model
+    chosen = model_id or ctx.cfg.scoring.model
+    if not chosen:
+        raise click.ClickException("no model given and scoring.model is empty")
+    try:
+        path = pull_model(chosen, cache_dir)
+    except ModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{chosen}: ready at {path}")
+
+
+@main.group()
+def db():
+    """Database."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx):
+    """Create or migrate the database to the newest schema."""
+    from responder.store import migrations
+    repo = ctx.repo
+    click.echo(f"database at revision {migrations.current(repo.engine)}")
+
+
+@main.command("config")
+@click.option("--show", is_flag=True, help="print the effective configuration")
+@pass_ctx
+def config_cmd(ctx, show):
+    """Validate the configuration (and show it)."""
+    cfg = ctx.cfg
+    click.echo(f"{cfg.source}: valid")
+    if show:
+        click.echo(json.dumps(cfg.model_dump(mode="json"), indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""The decision core: pure decisions, no network, no store, no front end."""

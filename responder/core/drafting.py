@@ -1,0 +1,261 @@
+"""Draft a reply: Jinja template by language and intent, shop facts, threading.
+
+Templates live in ``templates/replies/<language>/<intent>.txt.j2``. A seller may
+override any of them from a folder named in config (``drafting.templates_dir``)
+laid out the same way; files there win. Jinja runs sandboxed with
+StrictUndefined, so a typo in a template is an error, never a silent blank.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from responder import resources
+
+log = logging.getLogger(__name__)
+
+def bundled_templates_dir() -> Path:
+    """The templates folder shipped with responder (repo checkout or installed copy)."""
+    return resources.templates_dir()
+
+
+class TemplateRenderer:
+    """Renders reply bodies; ``override_dir`` (same layout) takes precedence."""
+
+    def __init__(self, override_dir: str | Path | None = None):
+        loaders = []
+        if override_dir:
+            loaders.append(FileSystemLoader(str(override_dir)))
+        loaders.append(FileSystemLoader(str(bundled_templates_dir())))
+        self.env = SandboxedEnvironment(
+            loader=ChoiceLoader(loaders),
+            undefined=StrictUndefined,
+            autoescape=False,          # plain text; the HTML part escapes separately
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def has(self, language: str, intent: str) -> bool:
+        try:
+            self.env.get_template(self.name(language, intent))
+            return True
+        except Exception:  # noqa: BLE001 - TemplateNotFound and syntax errors alike
+            return False
+
+    @staticmethod
+    def name(language: str, intent: str) -> str:
+        return f"replies/{language}/{intent}.txt.j2"
+
+    def languages(self) -> list[str]:
+        found = set()
+        for loader in self.env.loader.loaders:  # type: ignore[union-attr]
+            for path in loader.list_templates():
+                parts = path.split("/")
+                if len(parts) == 3 and parts[0] == "replies":
+                    found.add(parts[1])
+        return sorted(found)
+
+    def render(self, language: str, intent: str, context: dict[str, Any]) -> str:
+        template = self.env.get_template(self.name(language, intent))
+        text = template.render(**context)
+        return tidy(text)
+
+    def render_named(self, name: str, context: dict[str, Any]) -> str:
+        return tidy(self.env.get_template(name).render(**context))
+
+
+def tidy(text: str) -> str:
+    """Trim trailing spaces and collapse runs of blank lines left by template logic."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+# ---- building the reply ----------------------------------------------------------------
+import re
+from dataclasses import dataclass
+
+from responder.core.model import Draft, HostilityVerdict, IntentVerdict, ParsedMessage
+
+_REPLY_PREFIX = re.compile(
+    r"^\s*((re|aw|sv|vs|odp|antw|ynt|réf|ref|fw|fwd|wg|tr|rv|отв|ответ|на)\s*(\[\d+\])?\s*:\s*)+",
+    re.IGNORECASE)
+_ORDER_NUMBER = re.compile(
+    r"(?:#\s?(\d{3,12})\b"
+    r"|\b(?:order|commande|bestellung|auftrag|pedido|orden|заказ\w*|objednávk\w*|objednavk\w*|"
+    r"tellimus\w*|ordine|encomenda)\b[^0-9\n]{0,20}(\d{3,12})\b)",
+    re.IGNORECASE)
+_QUOTE_MAX_LINES = 40
+
+
+def reply_subject(subject: str) -> str:
+    """Exactly one "Re: " in front of the original subject, whatever prefixes it had."""
+    core = _REPLY_PREFIX.sub("", subject or "").strip()
+    return f"Re: {core}" if core else "Re: your message"
+
+
+def find_order_number(*texts: str) -> str | None:
+    for text in texts:
+        if not text:
+            continue
+        m = _ORDER_NUMBER.search(text)
+        if m:
+            return m.group(1) or m.group(2)
+    return None
+
+
+@dataclass
+class ShopFacts:
+    """What templates may say about the shop (from the [shop] section of config)."""
+
+    name: str
+    signature: str
+    website: str
+    support_email: str
+    return_window_days: int
+    refund_method: str
+    refund_days: int
+    replacement_for_damaged: bool
+    shipping_days_domestic: str
+    shipping_days_international: str
+    support_hours: str
+    password_reset_url: str
+    downloads_url: str
+    orders_url: str
+
+    @classmethod
+    def from_config(cls, shop) -> "ShopFacts":
+        return cls(name=shop.name, signature=shop.signature, website=shop.website,
+                   support_email=shop.support_email,
+                   return_window_days=shop.return_window_days,
+                   refund_method=shop.refund_method, refund_days=shop.refund_days,
+                   replacement_for_damaged=shop.replacement_for_damaged,
+                   shipping_days_domestic=shop.shipping_days_domestic,
+                   shipping_days_international=shop.shipping_days_international,
+                   support_hours=shop.support_hours,
+                   password_reset_url=shop.password_reset_url,
+                   downloads_url=shop.downloads_url, orders_url=shop.orders_url)
+
+
+def is_upset(hostility: HostilityVerdict | None) -> bool:
+    """Complaining or hostile mail gets a reply that acknowledges the frustration first."""
+    if hostility is None:
+        return False
+    return (hostility.hostile or hostility.score >= 0.3
+            or "reputation_threat" in hostility.labels)
+
+
+def build_draft(parsed: ParsedMessage, *, intent: IntentVerdict | None,
+                hostility: HostilityVerdict | None, shop, renderer: TemplateRenderer,
+                default_language: str = "en", quote_original: bool = True,
+                html: bool = False) -> Draft:
+    """The reply to ``parsed``: body from the template, headers for correct threading."""
+    notes: list[str] = []
+    intent_name = intent.intent if intent else "other"
+    if intent and intent.low_confidence:
+        notes.append(f"Intent unsure (best guess {intent.confidence:.0%}): answered as 'other'; "
+                     "check what the customer asks.")
+    language = parsed.language or default_language
+    fallback = False
+    if not renderer.has(language, intent_name):
+        if parsed.language:
+            notes.append(f"No reply templates in language '{parsed.language}': "
+                         f"the draft is in '{default_language}'. Consider translating it.")
+        else:
+            notes.append(f"Language not recognised: the draft is in '{default_language}'.")
+        language = default_language
+        fallback = True
+    order_number = find_order_number(parsed.subject, parsed.own_words)
+    tracking_url = getattr(shop, "tracking_url", "")
+    tracking_link = (tracking_url.format(order_number=order_number)
+                     if order_number and tracking_url else None)
+    upset = is_upset(hostility)
+    context = {
+        "customer_name": _first_name(parsed.customer_name),
+        "upset": upset,
+        "order_number": order_number,
+        "tracking_link": tracking_link,
+        "original_subject": parsed.subject,
+        "shop": ShopFacts.from_config(shop),
+    }
+    body = renderer.render(language, intent_name, context)
+    if quote_original and parsed.text.strip():
+        body = body.rstrip("\n") + "\n\n" + _quote(parsed, language, renderer)
+    references = list(parsed.references)
+    if parsed.message_id and parsed.message_id not in references:
+        references.append(parsed.message_id)
+    own = {a.lower() for a in shop.addresses}
+    from_addr = next((a for a in parsed.to_addrs if a in own), shop.addresses[0])
+    return Draft(to_addr=parsed.customer_addr, to_name=parsed.customer_name,
+                 from_addr=from_addr, subject=reply_subject(parsed.subject), body=body,
+                 html_body=text_to_html(body) if html else None,
+                 in_reply_to=parsed.message_id, references=references,
+                 template=f"{language}/{intent_name}" + (".upset" if upset else ""),
+                 language=language, fallback_language=fallback, notes=notes)
+
+
+def text_to_html(body: str) -> str:
+    """A simple HTML alternative of the plain reply; everything is escaped."""
+    from html import escape
+    blocks: list[tuple[str, list[str]]] = []      # ("p" | "quote", lines)
+    for line in body.splitlines():
+        kind = "quote" if line.startswith(">") else "p"
+        text = line[1:].lstrip() if kind == "quote" else line
+        if kind == "p" and not line.strip():
+            blocks.append(("p", []))
+            continue
+        if not blocks or blocks[-1][0] != kind:
+            blocks.append((kind, []))
+        blocks[-1][1].append(escape(text))
+    html = ""
+    for kind, lines in blocks:
+        if not lines:
+            continue
+        inner = "<br>".join(lines)
+        html += f"<blockquote>{inner}</blockquote>" if kind == "quote" else f"<p>{inner}</p>"
+    return ("<!DOCTYPE html><html><body style=\"font-family:sans-serif;font-size:16px\">"
+            + html + "</body></html>")
+
+
+def _first_name(name: str) -> str:
+    name = (name or "").strip().strip('"')
+    if not name or "@" in name:
+        return ""
+    if "," in name:                       # "Doe, Jane"
+        name = name.split(",", 1)[1].strip()
+    return name.split()[0] if name.split() else ""
+
+
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+              "Dec")
+
+
+def _quote_date(date, language: str) -> str:
+    """The original's date as the sender wrote it (their offset), readable in any language:
+    "23 Nov 2026, 09:15" in English, "23.11.2026 09:15" elsewhere."""
+    if date is None:
+        return ""
+    if language == "en":
+        return f"{date.day} {_MONTHS_EN[date.month - 1]} {date.year}, {date:%H:%M}"
+    return f"{date:%d.%m.%Y %H:%M}"
+
+
+def _quote(parsed: ParsedMessage, language: str, renderer: TemplateRenderer) -> str:
+    when = _quote_date(parsed.date, language)
+    who = parsed.customer_name or parsed.customer_addr
+    try:
+        header = renderer.render_named(f"replies/{language}/_quote_header.txt.j2",
+                                       {"date": when, "name": who}).strip()
+    except Exception:  # noqa: BLE001 - a missing quote header must not stop a reply
+        header = f"{who} wrote:"
+    lines = parsed.text.strip().splitlines()[:_QUOTE_MAX_LINES]
+    return header + "\n" + "\n".join("> " + line if line else ">" for line in lines) + "\n"

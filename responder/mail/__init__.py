@@ -1,0 +1,1 @@
+"""Mail I/O: connections, OAuth2, provider presets, intake, the Drafts folder, sending."""

@@ -1,0 +1,340 @@
+"""IMAP inbox sync: track UIDVALIDITY and the last UID per folder; never touch \\Seen.
+
+Mail is fetched with BODY.PEEK[] on a read-only SELECT (EXAMINE), so another
+client's reading and our reading never affect each other. Every message is
+stored (raw bytes) and its UID recorded one by one, so an interrupted fetch
+resumes where it stopped and repeats nothing. When UIDVALIDITY changes, the
+folder is read again from the day before the last sync (Message-IDs already
+stored are not even downloaded) and the store's dedupe (content hash,
+Message-ID) keeps already-stored mail from being processed twice.
+
+A sync that finds no new mail costs one EXAMINE (plus login and logout on a new
+connection) whatever the mailbox size: UIDNEXT - 1 == the last UID stored means
+nothing new. With CONDSTORE (RFC 7162, enabled by ``connect_imap``) SELECT also
+reports HIGHESTMODSEQ; it is stored in the folder state and, for a server that
+does not send UIDNEXT, an unchanged HIGHESTMODSEQ means nothing new.
+
+The IDLE watcher (intake/idle.py) calls ``sync_inbox`` with its own connection;
+the poll job and the CLI open one per sync. A lock per folder keeps two syncs of
+the same folder in one process from running at once.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from responder.mail.connections import AuthError, ConnectError, connect_imap, find_special_folder
+from responder.core.cooling import reply_deadline
+
+log = logging.getLogger(__name__)
+
+FETCH_CHUNK = 200
+
+
+@dataclass
+class SyncResult:
+    inbox: str
+    folder: str
+    uidvalidity: int
+    new_pks: list[int]
+    seen_uids: int
+    resync: bool = False
+    first_sync: bool = False
+
+
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _folder_lock(inbox: str, folder: str) -> threading.Lock:
+    """One sync of a folder at a time in this process (IDLE watcher, poll job, CLI)."""
+    with _locks_guard:
+        return _locks.setdefault((inbox, folder), threading.Lock())
+
+
+def sync_inbox(box, repo, now: datetime, *, reply_deadline_hours: float = 24.0,
+               client: IMAPClient | None = None) -> SyncResult:
+    """One sync of ``box``'s folder into ``repo``. Returns what was stored.
+
+    With ``client`` (an open, logged-in connection, e.g. the IDLE watcher's) no new
+    connection is made and the client stays open. A sync that finds no new mail
+    costs one EXAMINE on that connection, whatever the size of the mailbox.
+    """
+    with _folder_lock(box.name, box.folder):
+        own_client = client is None
+        client = client or connect_imap(box)
+        try:
+            return _sync(client, box, repo, now, reply_deadline_hours)
+        finally:
+            if own_client:
+                try:
+                    client.logout()
+                except Exception:  # noqa: BLE001 - the connection may already be gone
+                    pass
+
+
+def _sync(client: IMAPClient, box, repo, now: datetime, deadline_hours: float) -> SyncResult:
+    info = client.select_folder(box.folder, readonly=True)
+    uidvalidity = int(info[b"UIDVALIDITY"])
+    uidnext = int(info.get(b"UIDNEXT") or 0)
+    modseq = info.get(b"HIGHESTMODSEQ")        # only with CONDSTORE enabled (RFC 7162)
+    modseq = int(modseq) if modseq is not None else None
+    state = repo.folder_state(box.name, box.folder)
+    first = state is None
+    resync = state is not None and state.uidvalidity != uidvalidity
+
+    def save(last: int) -> None:
+        repo.save_folder_state(box.name, box.folder, uidvalidity=uidvalidity, last_uid=last,
+                               now=now, highest_modseq=modseq)
+
+    if first and box.start_from == "now":
+        last = (uidnext - 1) if uidnext else max(client.search(["ALL"]) or [0])
+        save(last)
+        log.info("inbox %s/%s: first connection; taking mail from now on (after UID %s)",
+                 box.name, box.folder, last)
+        return SyncResult(box.name, box.folder, uidvalidity, [], 0, first_sync=True)
+
+    floor_uid = 0              # after a full read, every UID below UIDNEXT was considered
+    if first or resync:
+        if resync:
+            log.warning("inbox %s/%s: UIDVALIDITY changed %s -> %s; reading the folder again "
+                        "(stored mail is recognised and not processed twice)",
+                        box.name, box.folder, state.uidvalidity, uidvalidity)
+        criteria: list = ["ALL"]
+        if box.start_from not in ("now", "all"):
+            criteria = ["SINCE", date.fromisoformat(box.start_from)]
+        if resync:
+            since = _resync_since(repo, box, state)
+            if since is not None:
+                criteria = ["SINCE", since]
+        uids = sorted(client.search(criteria))
+        if resync:
+            uids = _drop_known(client, repo, uids, box)
+        last_uid = 0
+        floor_uid = uidnext - 1 if uidnext else 0
+    else:
+        last_uid = state.last_uid
+        if uidnext and uidnext - 1 <= last_uid:
+            save(last_uid)                     # nothing new: one EXAMINE, done
+            return SyncResult(box.name, box.folder, uidvalidity, [], 0)
+        if not uidnext and modseq is not None and state.highest_modseq == modseq:
+            save(last_uid)                     # no UIDNEXT, but nothing changed at all
+            return SyncResult(box.name, box.folder, uidvalidity, [], 0)
+        # "n:*" always includes the highest UID, even when it is below n: filter.
+        uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+
+    new_pks: list[int] = []
+    for start in range(0, len(uids), FETCH_CHUNK):
+        chunk = uids[start:start + FETCH_CHUNK]
+        fetched = client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE"])
+        for uid in chunk:
+            data = fetched.get(uid)
+            if data is None:           # expunged between SEARCH and FETCH
+                continue
+            raw = data[b"BODY[]"]
+            arrived = data.get(b"INTERNALDATE")
+            received_at = now if arrived is None else _aware(arrived, now)
+            received_at = min(received_at, now)
+            pk, is_new = repo.store_raw(
+                raw, source="imap", received_at=received_at,
+                deadline_at=reply_deadline(received_at, deadline_hours),
+                message_id=_message_id(raw), inbox=box.name, folder=box.folder,
+                uidvalidity=uidvalidity, uid=uid, actor=f"imap:{box.name}")
+            if is_new:
+                new_pks.append(pk)
+            last_uid = max(uid, last_uid)
+            save(last_uid)
+    last_uid = max(last_uid, floor_uid)
+    save(last_uid)
+    log.info("inbox %s/%s: %d new of %d fetched (last UID %s)", box.name, box.folder,
+             len(new_pks), len(uids), last_uid)
+    return SyncResult(box.name, box.folder, uidvalidity, new_pks, len(uids),
+                      resync=resync, first_sync=first)
+
+
+def _resync_since(repo, box, state) -> date | None:
+    """After a UIDVALIDITY change: from which day the folder must be read again.
+
+    Mail not yet stored arrived after the last successful sync. ``last_sync_at``
+    alone is not trusted (an error note moves it too), so the arrival time of the
+    newest message stored from this folder bounds it as well; one day of margin
+    covers the server's time zone (SEARCH SINCE works on the server's dates).
+    """
+    candidates = [state.last_sync_at] if state.last_sync_at is not None else []
+    newest = _newest_stored(repo, box)
+    if newest is not None:
+        candidates.append(newest)
+    if not candidates:
+        return None
+    return (min(candidates) - timedelta(days=1)).date()
+
+
+def _newest_stored(repo, box) -> datetime | None:
+    try:
+        from sqlalchemy import func, select
+        from responder.store.tables import MessageRow
+        with repo.session() as s:
+            return s.scalar(select(func.max(MessageRow.received_at))
+                            .where(MessageRow.inbox == box.name, MessageRow.folder == box.folder))
+    except Exception:  # noqa: BLE001 - another repository kind: fall back to last_sync_at
+        return None
+
+
+def _drop_known(client: IMAPClient, repo, uids: list[int], box=None) -> list[int]:
+    """After a UIDVALIDITY change: the UIDs still to download and store.
+
+    Only headers are fetched first. Mail whose Message-ID is stored is not
+    downloaded again. Unknown mail that comes *before* the newest already-stored
+    message in the folder's (renumbered, arrival-ordered) sequence was there when
+    we synced that message: it was considered then (mail from before the first
+    connection with start_from = "now", or before start_from's date) and is not
+    taken now. Everything after it is new. Servers renumber in mailbox order, so
+    this loses nothing that arrived since the last sync; when no stored message
+    is found in the folder, every unknown message is taken (never lose mail).
+    """
+    known: set[int] = set()
+    unknown: list[int] = []
+    for start in range(0, len(uids), FETCH_CHUNK * 5):
+        chunk = uids[start:start + FETCH_CHUNK * 5]
+        heads = client.fetch(chunk, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        for uid in chunk:
+            data = heads.get(uid)
+            if data is None:
+                continue
+            block = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+            mid = _message_id(block or b"")
+            if mid and repo.is_known(b"", mid):
+                known.add(uid)
+            else:
+                unknown.append(uid)
+    newest_known = max(known, default=0)
+    keep = [uid for uid in unknown if uid > newest_known]
+    if len(keep) < len(unknown):
+        log.info("inbox %s: %d message(s) older than mail already stored are not taken "
+                 "again", getattr(box, "name", "?"), len(unknown) - len(keep))
+    return keep
+
+
+# ---- drafts in the mailbox's own Drafts folder ---------------------------------------
+DRAFT_APPENDED = "draft-to-folder"
+
+
+def find_drafts_folder(client: IMAPClient, box) -> str | None:
+    from responder.mail import providers
+    return box.drafts_folder or find_special_folder(client, b"\\Drafts",
+                                                    providers.drafts_fallbacks(box))
+
+
+def append_draft(box, message: bytes | EmailMessage, *, client: IMAPClient | None = None,
+                 now: datetime | None = None) -> tuple[str, int | None]:
+    """Put ``message`` in the inbox's \\Drafts folder (RFC 6154) with the \\Draft flag.
+
+    For reps who answer from their own mail program. Returns (folder, UID or None
+    when the server does not report APPENDUID). Raises LookupError without a
+    Drafts folder.
+    """
+    raw = message.as_bytes() if isinstance(message, EmailMessage) else message
+    own = client is None
+    client = client or connect_imap(box)
+    try:
+        folder = find_drafts_folder(client, box)
+        if not folder:
+            raise LookupError(f"inbox {box.name!r}: no Drafts folder (no \\Drafts special-use "
+                              "flag and no folder with a usual name): set drafts_folder")
+        resp = client.append(folder, raw, flags=[b"\\Draft"], msg_time=now)
+        uid = None
+        m = re.search(rb"APPENDUID \d+ (\d+)", resp or b"")
+        if m:
+            uid = int(m.group(1))
+        return folder, uid
+    finally:
+        if own:
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def draft_message(draft, loop_header_value: str, now: datetime) -> EmailMessage:
+    """A draft as the rep's mail program shows it: threaded, ready to edit and send."""
+    from email.utils import format_datetime, formataddr
+    msg = EmailMessage()
+    msg["From"] = draft.from_addr
+    msg["To"] = formataddr((draft.to_name, draft.to_addr)) if draft.to_name else draft.to_addr
+    msg["Subject"] = draft.subject
+    msg["Date"] = format_datetime(now)
+    if draft.in_reply_to:
+        msg["In-Reply-To"] = draft.in_reply_to
+    if draft.references:
+        msg["References"] = " ".join(draft.references)
+    msg["X-Loop"] = loop_header_value
+    if draft.language:
+        msg["Content-Language"] = draft.language
+    msg.set_content(draft.body)
+    if getattr(draft, "html_body", None):
+        msg.add_alternative(draft.html_body, subtype="html")
+    return msg
+
+
+def push_drafts(repo, cfg, now: datetime) -> int:
+    """Copy every new draft of an inbox with ``drafts_to_folder = true`` to its Drafts.
+
+    Each draft goes once (an audit event marks it). Returns how many were appended.
+    """
+    from responder.core.model import Stage
+    boxes = {b.name: b for b in cfg.inbox if b.drafts_to_folder}
+    if not boxes:
+        return 0
+    done = 0
+    clients: dict[str, IMAPClient] = {}
+    try:
+        for pk in repo.pks_in_stage(Stage.DRAFTED):
+            row = repo.get(pk)
+            box = boxes.get(row.inbox or "")
+            if box is None or row.draft is None:
+                continue
+            if any(e.action == DRAFT_APPENDED for e in repo.events(pk)):
+                continue
+            try:
+                client = clients.get(box.name) or clients.setdefault(box.name, connect_imap(box))
+                msg = draft_message(row.draft, cfg.screening.loop_header_value, now)
+                folder, uid = append_draft(box, msg, client=client, now=now)
+            except (ConnectError, AuthError, LookupError, OSError, IMAPClientError) as exc:
+                log.warning("inbox %s: draft #%s not put in Drafts: %s", box.name, pk, exc)
+                clients.pop(box.name, None)
+                continue
+            repo.record(pk, actor=f"imap:{box.name}", action=DRAFT_APPENDED,
+                        reason=f"draft put in {folder}" + (f" (uid {uid})" if uid else ""),
+                        now=now)
+            done += 1
+    finally:
+        for client in clients.values():
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001
+                pass
+    return done
+
+
+def _aware(value: datetime, now: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=now.tzinfo)
+    return value.astimezone(now.tzinfo)
+
+
+def _message_id(raw: bytes) -> str | None:
+    """The Message-ID header, read cheaply from the header block for deduplication."""
+    from email.parser import BytesHeaderParser
+    from email import policy
+    try:
+        value = BytesHeaderParser(policy=policy.compat32).parsebytes(raw).get("Message-ID")
+    except Exception:  # noqa: BLE001 - a broken header block is the parser's job later
+        return None
+    return str(value).strip() if value else None

@@ -1,0 +1,66 @@
+"""SMTP ingress with aiosmtpd: a thin handler that accepts mail for the shop's
+addresses, stores the exact bytes, and hands the stored id on. Nothing else runs
+inside the SMTP transaction, so a slow model never makes a sender time out.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Callable
+
+from aiosmtpd.controller import Controller
+
+from responder.core.cooling import reply_deadline
+from responder.mail.intake.imap import _message_id
+
+log = logging.getLogger(__name__)
+
+
+class IngressHandler:
+    def __init__(self, repo, accept: set[str], deadline_hours: float,
+                 on_stored: Callable[[int], None] | None = None,
+                 clock: Callable[[], datetime] | None = None):
+        self.repo = repo
+        self.accept = {a.lower() for a in accept}
+        self.deadline_hours = deadline_hours
+        self.on_stored = on_stored
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() not in self.accept:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        now = self.clock()
+        try:
+            pk, is_new = self.repo.store_raw(
+                raw, source="smtp", received_at=now,
+                deadline_at=reply_deadline(now, self.deadline_hours),
+                message_id=_message_id(raw), inbox=None, folder=None,
+                actor=f"smtp:{session.peer[0] if session.peer else '?'}")
+        except Exception:  # noqa: BLE001 - tell the sender to retry; nothing is lost
+            log.exception("ingress: could not store a message")
+            return "451 4.3.0 Temporary failure storing the message, try again later"
+        if is_new and self.on_stored is not None:
+            try:
+                self.on_stored(pk)
+            except Exception:  # noqa: BLE001 - stored already; the scheduler picks it up
+                log.exception("ingress: message #%s stored but not queued", pk)
+        return f"250 2.0.0 Stored as #{pk}"
+
+
+def start_ingress(repo, cfg, on_stored=None, clock=None) -> Controller:
+    """Start the ingress server in a thread. Call ``.stop()`` on the result."""
+    handler = IngressHandler(repo, set(cfg.shop.addresses), cfg.cooling.reply_deadline_hours,
+                             on_stored=on_stored, clock=clock)
+    controller = Controller(handler, hostname=cfg.ingress.host, port=cfg.ingress.port,
+                            data_size_limit=cfg.ingress.max_message_bytes)
+    controller.start()
+    log.info("SMTP ingress listening on %s:%s for %s", cfg.ingress.host, cfg.ingress.port,
+             ", ".join(sorted(handler.accept)))
+    return controller

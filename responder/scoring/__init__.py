@@ -1,7 +1,0 @@
-"""Hostility scoring: tells abuse from anger, in the customer's language.
-
-``make_scorer(cfg.scoring)`` returns a :class:`Scorer`; see :mod:`.base`.
-"""
-from .base import ModelUnavailable, Scorer, make_scorer, pull_model
-
-__all__ = ["Scorer", "make_scorer", "ModelUnavailable", "pull_model"]
