@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from responder.cli.main import main
-from responder.core.pipeline import Services, process_stored
+from responder.app.service import process_stored
+from responder.core.pipeline import Services
 from responder.store import open_repository
 
 from conftest import sample

@@ -34,9 +34,11 @@ from responder.mail import connections
 from responder.mail import providers
 from responder.config import ConfigError
 from responder.mail.connections import AuthError, ConnectError, connect_imap
+from responder.app.watchers import start_watchers
 from responder.mail.intake.idle import (Backoff, IdleWatcher, StatusBoard, describe, idle_wakeup,
-                                   start_watchers, status_path)
-from responder.mail.intake.imap import append_draft, push_drafts, sync_inbox
+                                        status_path)
+from responder.mail.drafts_folder import append_draft, push_drafts
+from responder.mail.intake.imap import sync_inbox
 from responder.core.model import Draft, Stage
 from responder.mail.oauth import TokenSource, parse_token
 from responder.store import open_repository

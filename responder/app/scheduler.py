@@ -8,6 +8,8 @@ import threading
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from responder.app.watchers import start_watchers
+
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +39,6 @@ def _now():
 
 def run_forever(service, ingress=None) -> None:
     """Run the jobs until SIGINT or SIGTERM."""
-    from responder.mail.intake.idle import start_watchers
     scheduler = build_scheduler(service)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

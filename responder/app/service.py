@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Sequence
 
-from responder.core import pipeline
 
 from responder.mail import sending
 from responder.mail.connections import AuthError, ConnectError
 from responder.mail.intake.imap import sync_inbox
-from responder.core.model import Stage
+from responder.core import pipeline
+from responder.core.model import Decision, Stage
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Service:
 
     def process(self, pks) -> None:
         with self._pipeline_lock:
-            pipeline.process_stored(self.repo, self.services, pks, self.clock())
+            process_stored(self.repo, self.services, pks, self.clock())
 
     def process_pending(self) -> int:
         """Decide anything stored but not decided (after a crash or from ingress)."""
@@ -65,8 +65,76 @@ class Service:
         return len(pks)
 
     def release_due(self) -> list[int]:
-        return pipeline.release_due(self.repo, self.clock())
+        return release_due(self.repo, self.clock())
 
     def send_approved(self, only: int | None = None, resend: bool = False) -> dict:
         return sending.send_approved(self.repo, self.cfg, self.clock(), only=only,
                                      resend=resend)
+
+
+# ---- applying decisions to the store ----------------------------------------------------
+
+def process_stored(repo, svc: pipeline.Services, pks: Sequence[int], now: datetime) -> None:
+    """Decide every stored message in ``pks`` (stage received) and record the outcome."""
+    rows = [repo.get(pk) for pk in pks]
+    # SCORED is transient: a crash between scoring and holding/drafting leaves a
+    # message there, and deciding it again is safe (the decision is repeatable).
+    rows = [row for row in rows if row.stage in (Stage.RECEIVED.value, Stage.SCORED.value)]
+    if not rows:
+        return
+    decisions = pipeline.decide([row.raw for row in rows], svc, now,
+                       received_at=[row.received_at for row in rows])
+    for row, decision in zip(rows, decisions):
+        apply_decision(repo, row.id, decision, now)
+
+
+def apply_decision(repo, pk: int, d: Decision, now: datetime) -> Stage:
+    """Record one decision: quarantined, skipped, held or drafted, with the reason."""
+    expect = [Stage.RECEIVED, Stage.SCORED]
+    common = {}
+    if d.parsed is not None:
+        common = dict(from_addr=d.parsed.from_addr, customer_addr=d.parsed.customer_addr,
+                      subject=d.parsed.subject, language=d.parsed.language)
+    if d.quarantined:
+        repo.transition(pk, Stage.QUARANTINED, actor="system", action="quarantined",
+                        reason=d.error, now=now, expect=expect, error=d.error, **common)
+        return Stage.QUARANTINED
+    if d.skip is not None:
+        repo.transition(pk, Stage.SKIPPED, actor="system", action="screened",
+                        reason=f"{d.skip.rule}: {d.skip.reason}", now=now, expect=expect,
+                        skip_rule=d.skip.rule, skip_reason=d.skip.reason, **common)
+        return Stage.SKIPPED
+    h, i = d.hostility, d.intent
+    verdicts = dict(hostility=h.score if h else None,
+                    hostility_labels=h.labels if h else None,
+                    hostility_evidence=h.evidence if h else None,
+                    intent=i.intent if i else None,
+                    intent_confidence=i.confidence if i else None)
+    repo.transition(pk, Stage.SCORED, actor="system", action="scored",
+                    reason=(f"hostility {h.score:.2f}" if h else "no score")
+                    + (f", intent {i.intent} ({i.confidence:.0%})" if i else ""),
+                    now=now, expect=expect, **common, **verdicts)
+    if d.hold is not None and d.hold.release_at > now:
+        repo.transition(pk, Stage.HELD, actor="system", action="held", reason=d.hold.reason,
+                        now=now, expect=[Stage.SCORED], draft=d.draft,
+                        release_at=d.hold.release_at)
+        return Stage.HELD
+    repo.transition(pk, Stage.DRAFTED, actor="system", action="drafted",
+                    reason=f"template {d.draft.template}"
+                    + (f"; {d.hold.reason}, already due" if d.hold else ""),
+                    now=now, expect=[Stage.SCORED], draft=d.draft,
+                    release_at=d.hold.release_at if d.hold else None)
+    return Stage.DRAFTED
+
+
+def release_due(repo, now: datetime) -> list[int]:
+    """Held messages whose cooling-off has ended become drafts ready for a rep."""
+    released = []
+    for pk in repo.due_releases(now):
+        try:
+            repo.transition(pk, Stage.DRAFTED, actor="scheduler", action="released",
+                            reason="cooling-off period over", now=now, expect=[Stage.HELD])
+            released.append(pk)
+        except Exception:  # noqa: BLE001 - StageConflict: someone else moved it
+            log.info("message #%s was moved by someone else before release", pk)
+    return released

@@ -8,6 +8,11 @@ StrictUndefined, so a typo in a template is an error, never a silent blank.
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +20,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from responder import resources
+from responder.core.model import Draft, HostilityVerdict, IntentVerdict, ParsedMessage
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +87,6 @@ def tidy(text: str) -> str:
 
 
 # ---- building the reply ----------------------------------------------------------------
-import re
-from dataclasses import dataclass
-
-from responder.core.model import Draft, HostilityVerdict, IntentVerdict, ParsedMessage
 
 _REPLY_PREFIX = re.compile(
     r"^\s*((re|aw|sv|vs|odp|antw|ynt|réf|ref|fw|fwd|wg|tr|rv|отв|ответ|на)\s*(\[\d+\])?\s*:\s*)+",
@@ -259,3 +261,28 @@ def _quote(parsed: ParsedMessage, language: str, renderer: TemplateRenderer) -> 
         header = f"{who} wrote:"
     lines = parsed.text.strip().splitlines()[:_QUOTE_MAX_LINES]
     return header + "\n" + "\n".join("> " + line if line else ">" for line in lines) + "\n"
+
+
+def reply_email(draft, *, loop_header_value: str, date: datetime,
+                message_id: str | None = None) -> EmailMessage:
+    """The e-mail for a draft: threaded (``In-Reply-To``, ``References``), from the
+    shop address written to, with our loop header. A reply a rep approved is human
+    mail, so it carries no ``Auto-Submitted`` header (RFC 3834 section 5)."""
+    msg = EmailMessage()
+    msg["From"] = draft.from_addr
+    msg["To"] = formataddr((draft.to_name, draft.to_addr)) if draft.to_name else draft.to_addr
+    msg["Subject"] = draft.subject
+    msg["Date"] = format_datetime(date)
+    if message_id:
+        msg["Message-ID"] = message_id
+    if draft.in_reply_to:
+        msg["In-Reply-To"] = draft.in_reply_to
+    if draft.references:
+        msg["References"] = " ".join(draft.references)
+    msg["X-Loop"] = loop_header_value
+    if draft.language:
+        msg["Content-Language"] = draft.language
+    msg.set_content(draft.body)
+    if getattr(draft, "html_body", None):
+        msg.add_alternative(draft.html_body, subtype="html")
+    return msg

@@ -166,77 +166,8 @@ def decide(raws: Sequence[bytes], svc: Services, now: datetime,
     return [item.decision for item in items]
 
 
-# ---- the live service: apply decisions to the store ------------------------------------
-
-def process_stored(repo, svc: Services, pks: Sequence[int], now: datetime) -> None:
-    """Decide every stored message in ``pks`` (stage received) and record the outcome."""
-    rows = [repo.get(pk) for pk in pks]
-    # SCORED is transient: a crash between scoring and holding/drafting leaves a
-    # message there, and deciding it again is safe (the decision is repeatable).
-    rows = [row for row in rows if row.stage in (Stage.RECEIVED.value, Stage.SCORED.value)]
-    if not rows:
-        return
-    decisions = decide([row.raw for row in rows], svc, now,
-                       received_at=[row.received_at for row in rows])
-    for row, decision in zip(rows, decisions):
-        apply_decision(repo, row.id, decision, now)
-
-
-def apply_decision(repo, pk: int, d: Decision, now: datetime) -> Stage:
-    """Record one decision: quarantined, skipped, held or drafted, with the reason."""
-    expect = [Stage.RECEIVED, Stage.SCORED]
-    common = {}
-    if d.parsed is not None:
-        common = dict(from_addr=d.parsed.from_addr, customer_addr=d.parsed.customer_addr,
-                      subject=d.parsed.subject, language=d.parsed.language)
-    if d.quarantined:
-        repo.transition(pk, Stage.QUARANTINED, actor="system", action="quarantined",
-                        reason=d.error, now=now, expect=expect, error=d.error, **common)
-        return Stage.QUARANTINED
-    if d.skip is not None:
-        repo.transition(pk, Stage.SKIPPED, actor="system", action="screened",
-                        reason=f"{d.skip.rule}: {d.skip.reason}", now=now, expect=expect,
-                        skip_rule=d.skip.rule, skip_reason=d.skip.reason, **common)
-        return Stage.SKIPPED
-    h, i = d.hostility, d.intent
-    verdicts = dict(hostility=h.score if h else None,
-                    hostility_labels=h.labels if h else None,
-                    hostility_evidence=h.evidence if h else None,
-                    intent=i.intent if i else None,
-                    intent_confidence=i.confidence if i else None)
-    repo.transition(pk, Stage.SCORED, actor="system", action="scored",
-                    reason=(f"hostility {h.score:.2f}" if h else "no score")
-                    + (f", intent {i.intent} ({i.confidence:.0%})" if i else ""),
-                    now=now, expect=expect, **common, **verdicts)
-    if d.hold is not None and d.hold.release_at > now:
-        repo.transition(pk, Stage.HELD, actor="system", action="held", reason=d.hold.reason,
-                        now=now, expect=[Stage.SCORED], draft=d.draft,
-                        release_at=d.hold.release_at)
-        return Stage.HELD
-    repo.transition(pk, Stage.DRAFTED, actor="system", action="drafted",
-                    reason=f"template {d.draft.template}"
-                    + (f"; {d.hold.reason}, already due" if d.hold else ""),
-                    now=now, expect=[Stage.SCORED], draft=d.draft,
-                    release_at=d.hold.release_at if d.hold else None)
-    return Stage.DRAFTED
-
-
-def release_due(repo, now: datetime) -> list[int]:
-    """Held messages whose cooling-off has ended become drafts ready for a rep."""
-    released = []
-    for pk in repo.due_releases(now):
-        try:
-            repo.transition(pk, Stage.DRAFTED, actor="scheduler", action="released",
-                            reason="cooling-off period over", now=now, expect=[Stage.HELD])
-            released.append(pk)
-        except Exception:  # noqa: BLE001 - StageConflict: someone else moved it
-            log.info("message #%s was moved by someone else before release", pk)
-    return released
-
-
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-__all__ = ["STAGES", "Services", "decide", "process_stored", "apply_decision",
-           "release_due", "utcnow", "timedelta"]
+__all__ = ["STAGES", "Services", "decide", "utcnow"]

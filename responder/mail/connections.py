@@ -49,7 +49,7 @@ def open_imap(box) -> IMAPClient:
         try:
             client.starttls(ctx)
         except (OSError, ssl.SSLError, IMAPClientError) as exc:
-            _close(client)
+            close_imap(client)
             raise ConnectError(f"inbox {box.name!r}: STARTTLS with {box.host}:{box.port} "
                                f"failed: {exc}") from exc
     return client
@@ -102,19 +102,36 @@ def connect_imap(box) -> IMAPClient:
         login_imap(client, box)
         enable_condstore(client)
     except BaseException:
-        _close(client)
+        close_imap(client)
         raise
     return client
 
 
-def _close(client: IMAPClient) -> None:
+def close_imap(client: IMAPClient | None) -> None:
+    """Log out, or drop the socket when the server is already gone. Never raises:
+    every IMAP connection responder opens is closed through here."""
+    if client is None:
+        return
     try:
         client.logout()
-    except Exception:  # noqa: BLE001 - the connection may already be gone
+    except (IMAPClientError, OSError, ssl.SSLError, ValueError) as exc:
+        # the connection is broken or already closed; nothing to tell the server
+        log.debug("IMAP logout failed (%s); closing the socket", exc)
         try:
             client.shutdown()
-        except Exception:  # noqa: BLE001
+        except (IMAPClientError, OSError, ssl.SSLError, ValueError):
             pass
+
+
+def close_smtp(client: smtplib.SMTP | None) -> None:
+    """QUIT, or drop the socket when the server is already gone. Never raises."""
+    if client is None:
+        return
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+        log.debug("SMTP QUIT failed (%s); closing the socket", exc)
+        client.close()
 
 
 def connect_smtp(cfg) -> smtplib.SMTP:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from imapclient.exceptions import CapabilityError, IMAPClientError
 
 from responder.mail import providers
-from responder.mail.connections import AuthError, ConnectError, find_special_folder, login_imap, open_imap, \
+from responder.mail.connections import AuthError, ConnectError, close_imap, find_special_folder, login_imap, open_imap, \
     tls_context
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -191,10 +191,7 @@ def check_inbox(box) -> list[Check]:
             _imap_capabilities(r, box, client)
             _imap_folders(r, box, client)
         finally:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001
-                pass
+            close_imap(client)
     except _Stop:
         pass
     return r.checks

@@ -13,9 +13,10 @@ import secrets
 import smtplib
 import time
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
 
-from responder.mail.connections import AuthError, ConnectError, connect_imap, connect_smtp, find_special_folder
+from responder.mail.connections import (AuthError, ConnectError, close_imap, close_smtp,
+                                         connect_imap, connect_smtp, find_special_folder)
+from responder.core.drafting import reply_email
 from responder.core.model import Stage
 from responder.mail.providers import server_saves_sent
 from responder.store.repository import StageConflict
@@ -32,22 +33,8 @@ def new_reply_message_id(domain: str) -> str:
 
 def build_reply(draft, loop_header_value: str) -> EmailMessage:
     """The reply message a rep approved. Human mail: no Auto-Submitted header."""
-    msg = EmailMessage()
-    msg["From"] = draft.from_addr
-    msg["To"] = formataddr((draft.to_name, draft.to_addr)) if draft.to_name else draft.to_addr
-    msg["Subject"] = draft.subject
-    msg["Date"] = format_datetime(draft.approved_at)
-    msg["Message-ID"] = draft.reply_message_id
-    if draft.in_reply_to:
-        msg["In-Reply-To"] = draft.in_reply_to
-    if draft.references:
-        msg["References"] = " ".join(draft.references)
-    msg["X-Loop"] = loop_header_value
-    msg["Content-Language"] = draft.language
-    msg.set_content(draft.body)
-    if draft.html_body:
-        msg.add_alternative(draft.html_body, subtype="html")
-    return msg
+    return reply_email(draft, loop_header_value=loop_header_value, date=draft.approved_at,
+                       message_id=draft.reply_message_id)
 
 
 def send_approved(repo, cfg, now, *, only: int | None = None, resend: bool = False) -> dict:
@@ -84,10 +71,7 @@ def _send_one(repo, cfg, row, now, resend: bool) -> str:
         try:
             client.send_message(msg, from_addr=draft.from_addr, to_addrs=[draft.to_addr])
         finally:
-            try:
-                client.quit()
-            except Exception:  # noqa: BLE001 - the message was accepted already
-                client.close()
+            close_smtp(client)
     except (ConnectError, AuthError, smtplib.SMTPException, OSError) as exc:
         permanent = isinstance(exc, (smtplib.SMTPRecipientsRefused, AuthError)) or (
             isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600)
@@ -138,7 +122,7 @@ def _in_sent_folder(cfg, row, reply_message_id: str) -> bool:
         client.select_folder(sent, readonly=True)
         return bool(client.search(["HEADER", "Message-ID", reply_message_id]))
     finally:
-        client.logout()
+        close_imap(client)
 
 
 def _after_send(repo, cfg, row, msg: EmailMessage, now) -> None:
@@ -177,7 +161,4 @@ def _after_send(repo, cfg, row, msg: EmailMessage, now) -> None:
         repo.record(row.id, actor="system", action="imap-after-send-failed",
                     reason=str(exc), now=now)
     finally:
-        try:
-            client.logout()
-        except Exception:  # noqa: BLE001
-            pass
+        close_imap(client)

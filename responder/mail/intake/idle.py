@@ -47,7 +47,7 @@ from typing import Callable
 
 from imapclient.exceptions import IMAPClientError
 
-from responder.mail.connections import AuthError, ConnectError, connect_imap
+from responder.mail.connections import AuthError, ConnectError, close_imap, connect_imap
 
 log = logging.getLogger(__name__)
 
@@ -352,10 +352,7 @@ class IdleWatcher:
         self.status.capabilities = caps
         if "IDLE" not in caps:
             self._set("polling", f"the server has no IDLE: polling every {box.poll_seconds} s")
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001
-                pass
+            close_imap(client)
             self.client = None
             if self.on_no_idle is not None:
                 self.on_no_idle(box)
@@ -435,63 +432,8 @@ class IdleWatcher:
         return True
 
     def _logout(self, client) -> None:
-        try:
-            client.logout()
-        except Exception:  # noqa: BLE001
-            pass
+        close_imap(client)
         self.client = None
 
 
 # ---- wiring to the service and the scheduler -------------------------------------------
-def service_sync(service, box) -> Callable:
-    """The watcher's sync: store new mail by UID, then decide it through the pipeline.
-
-    A failure while deciding does not drop the connection: the mail is stored and
-    ``process_pending`` decides it later.
-    """
-    from responder.mail.intake.imap import sync_inbox
-
-    def sync(client):
-        result = sync_inbox(box, service.repo, service.clock(),
-                            reply_deadline_hours=service.cfg.cooling.reply_deadline_hours,
-                            client=client)
-        if result.new_pks:
-            try:
-                service.process(result.new_pks)
-            except Exception:  # noqa: BLE001 - stored; process_pending retries
-                log.exception("inbox %s: deciding %d new message(s) failed; they are stored "
-                              "and will be retried", box.name, len(result.new_pks))
-        return result
-    return sync
-
-
-def start_watchers(service, scheduler=None, *, board: StatusBoard | None = None,
-                   **watcher_kwargs) -> list[IdleWatcher]:
-    """One IDLE watcher thread per inbox with ``idle = true``; its ``poll:<inbox>`` job
-    is paused and resumed only if the server turns out to lack IDLE. Also schedules
-    the Drafts-folder copy for inboxes with ``drafts_to_folder = true``.
-    Call before ``scheduler.start()``."""
-    cfg = service.cfg
-    board = board or StatusBoard(status_path(cfg))
-    watchers: list[IdleWatcher] = []
-    for box in cfg.inbox:
-        job_id = f"poll:{box.name}"
-        if not box.idle:
-            board.put(InboxStatus(inbox=box.name, state="polling",
-                                  since=utcnow().isoformat(timespec="seconds"),
-                                  detail=f"idle = false: polling every {box.poll_seconds} s"))
-            continue
-        if scheduler is not None and scheduler.get_job(job_id) is not None:
-            scheduler.pause_job(job_id)
-
-        def on_no_idle(box, job_id=job_id):
-            if scheduler is not None and scheduler.get_job(job_id) is not None:
-                scheduler.resume_job(job_id)
-        watchers.append(IdleWatcher(box, service_sync(service, box), board=board,
-                                    on_no_idle=on_no_idle, **watcher_kwargs).start())
-    if scheduler is not None and any(b.drafts_to_folder for b in cfg.inbox):
-        from responder.mail.intake.imap import push_drafts
-        scheduler.add_job(lambda: push_drafts(service.repo, cfg, service.clock()), "interval",
-                          seconds=cfg.scheduler.release_check_seconds, id="drafts-to-folder",
-                          next_run_time=utcnow())
-    return watchers

@@ -30,7 +30,8 @@ from email.message import EmailMessage
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from responder.mail.connections import AuthError, ConnectError, connect_imap, find_special_folder
+from responder.mail.connections import (AuthError, ConnectError, close_imap, connect_imap,
+                                         find_special_folder)
 from responder.core.cooling import reply_deadline
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,7 @@ def sync_inbox(box, repo, now: datetime, *, reply_deadline_hours: float = 24.0,
             return _sync(client, box, repo, now, reply_deadline_hours)
         finally:
             if own_client:
-                try:
-                    client.logout()
-                except Exception:  # noqa: BLE001 - the connection may already be gone
-                    pass
+                close_imap(client)
 
 
 def _sync(client: IMAPClient, box, repo, now: datetime, deadline_hours: float) -> SyncResult:
@@ -220,107 +218,6 @@ def _drop_known(client: IMAPClient, repo, uids: list[int], box=None) -> list[int
         log.info("inbox %s: %d message(s) older than mail already stored are not taken "
                  "again", getattr(box, "name", "?"), len(unknown) - len(keep))
     return keep
-
-
-# ---- drafts in the mailbox's own Drafts folder ---------------------------------------
-DRAFT_APPENDED = "draft-to-folder"
-
-
-def find_drafts_folder(client: IMAPClient, box) -> str | None:
-    from responder.mail import providers
-    return box.drafts_folder or find_special_folder(client, b"\\Drafts",
-                                                    providers.drafts_fallbacks(box))
-
-
-def append_draft(box, message: bytes | EmailMessage, *, client: IMAPClient | None = None,
-                 now: datetime | None = None) -> tuple[str, int | None]:
-    """Put ``message`` in the inbox's \\Drafts folder (RFC 6154) with the \\Draft flag.
-
-    For reps who answer from their own mail program. Returns (folder, UID or None
-    when the server does not report APPENDUID). Raises LookupError without a
-    Drafts folder.
-    """
-    raw = message.as_bytes() if isinstance(message, EmailMessage) else message
-    own = client is None
-    client = client or connect_imap(box)
-    try:
-        folder = find_drafts_folder(client, box)
-        if not folder:
-            raise LookupError(f"inbox {box.name!r}: no Drafts folder (no \\Drafts special-use "
-                              "flag and no folder with a usual name): set drafts_folder")
-        resp = client.append(folder, raw, flags=[b"\\Draft"], msg_time=now)
-        uid = None
-        m = re.search(rb"APPENDUID \d+ (\d+)", resp or b"")
-        if m:
-            uid = int(m.group(1))
-        return folder, uid
-    finally:
-        if own:
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001
-                pass
-
-
-def draft_message(draft, loop_header_value: str, now: datetime) -> EmailMessage:
-    """A draft as the rep's mail program shows it: threaded, ready to edit and send."""
-    from email.utils import format_datetime, formataddr
-    msg = EmailMessage()
-    msg["From"] = draft.from_addr
-    msg["To"] = formataddr((draft.to_name, draft.to_addr)) if draft.to_name else draft.to_addr
-    msg["Subject"] = draft.subject
-    msg["Date"] = format_datetime(now)
-    if draft.in_reply_to:
-        msg["In-Reply-To"] = draft.in_reply_to
-    if draft.references:
-        msg["References"] = " ".join(draft.references)
-    msg["X-Loop"] = loop_header_value
-    if draft.language:
-        msg["Content-Language"] = draft.language
-    msg.set_content(draft.body)
-    if getattr(draft, "html_body", None):
-        msg.add_alternative(draft.html_body, subtype="html")
-    return msg
-
-
-def push_drafts(repo, cfg, now: datetime) -> int:
-    """Copy every new draft of an inbox with ``drafts_to_folder = true`` to its Drafts.
-
-    Each draft goes once (an audit event marks it). Returns how many were appended.
-    """
-    from responder.core.model import Stage
-    boxes = {b.name: b for b in cfg.inbox if b.drafts_to_folder}
-    if not boxes:
-        return 0
-    done = 0
-    clients: dict[str, IMAPClient] = {}
-    try:
-        for pk in repo.pks_in_stage(Stage.DRAFTED):
-            row = repo.get(pk)
-            box = boxes.get(row.inbox or "")
-            if box is None or row.draft is None:
-                continue
-            if any(e.action == DRAFT_APPENDED for e in repo.events(pk)):
-                continue
-            try:
-                client = clients.get(box.name) or clients.setdefault(box.name, connect_imap(box))
-                msg = draft_message(row.draft, cfg.screening.loop_header_value, now)
-                folder, uid = append_draft(box, msg, client=client, now=now)
-            except (ConnectError, AuthError, LookupError, OSError, IMAPClientError) as exc:
-                log.warning("inbox %s: draft #%s not put in Drafts: %s", box.name, pk, exc)
-                clients.pop(box.name, None)
-                continue
-            repo.record(pk, actor=f"imap:{box.name}", action=DRAFT_APPENDED,
-                        reason=f"draft put in {folder}" + (f" (uid {uid})" if uid else ""),
-                        now=now)
-            done += 1
-    finally:
-        for client in clients.values():
-            try:
-                client.logout()
-            except Exception:  # noqa: BLE001
-                pass
-    return done
 
 
 def _aware(value: datetime, now: datetime) -> datetime:
