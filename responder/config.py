@@ -8,10 +8,12 @@ variable (``*_env``) or a file (``*_file``).
 """
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import typing
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Sequence
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
@@ -108,7 +110,7 @@ class _ServerLogin(_Section):
     @classmethod
     def _provider_preset(cls, data):
         if isinstance(data, dict) and data.get("provider"):
-            from responder.mail.providers import apply_preset
+            from responder.providers import apply_preset
             data = apply_preset(data, cls.preset_side)
         return data
 
@@ -269,12 +271,50 @@ class Config(_Section):
         return os.environ.get(DATABASE_ENV) or self.responder.database_url
 
 
+def _keys_at(loc: Sequence[str | int]) -> list[str]:
+    """The valid key names of the table at ``loc`` (a pydantic error location, list
+    indexes included), or [] when ``loc`` does not lead to a known table."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        inner = field.annotation
+        if typing.get_origin(inner) is list:
+            (inner,) = typing.get_args(inner)
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return []
+        model = inner
+    return [name for name, field in model.model_fields.items() if not field.exclude]
+
+
+def _suggest(loc: Sequence[str | int]) -> str | None:
+    """The closest valid name for the unknown key at ``loc``: a spelling neighbour in the
+    same table, else the same key in another top-level section (``section.key``)."""
+    *parent, key = loc
+    if not isinstance(key, str):
+        return None
+    close = difflib.get_close_matches(key, _keys_at(parent), n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    if len(parent) == 1:
+        elsewhere = [f"{section}.{key}" for section in _keys_at([])
+                     if section != parent[0] and key in _keys_at([section])]
+        if elsewhere:
+            return " or ".join(elsewhere)
+    return None
+
+
 def _format_errors(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid configuration"]
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
-            lines.append(f"  {loc}: unknown key (check the spelling; see the bundled config.toml)")
+            hint = _suggest(err["loc"])
+            lines.append(f"  {loc}: unknown key; did you mean {hint}?" if hint else
+                         f"  {loc}: unknown key (check the spelling; see the bundled config.toml)")
         elif err["type"] == "missing":
             lines.append(f"  {loc}: required key is missing")
         else:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the builtin hostility head on the TRAIN split of data/corpus/*.jsonl.
 
-    python scripts/train_hostility.py            # train, write responder/scoring/data/
+    python scripts/train_hostility.py            # train, write responder/core/scoring/data/
     python scripts/train_hostility.py --eval-dev # then print the dev-set report
 
 What it does:
@@ -24,7 +24,7 @@ What it does:
    on which the small message-level layer (top logit, what the other sentences
    add, sentence count) is fitted, so it learns from scores like unseen mail's.
 5. The final sentence layer is trained on all of the train split; weights go to
-   responder/scoring/data/hostility_head.npz (plain arrays, no pickle) with a
+   responder/core/scoring/data/hostility_head.npz (plain arrays, no pickle) with a
    JSON description beside it.
 
 The dev split is never used for training; ``--eval-dev`` only reports on it.
@@ -45,7 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from responder import corpus  # noqa: E402
+from responder.core import corpus  # noqa: E402
 from responder.core.scoring.builtin import DATA_DIR, Head, MESSAGE_FEATURES, message_features  # noqa: E402
 from responder.core.scoring.encoder import get_encoder, packaged_model_dir  # noqa: E402
 from responder.core.scoring.evaluate import prepare  # noqa: E402

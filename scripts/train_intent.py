@@ -12,7 +12,7 @@ What it does:
   4. a softmax temperature is fitted on the out-of-fold scores (so the reported
      confidence means what it says and min_confidence works as intended),
   5. the head is fitted on all of TRAIN and written as JSON + npz (no pickle) to
-     responder/intent/data/.
+     responder/core/intent/data/.
 
 scikit-learn and scipy are used here only; the shipped classifier needs numpy alone.
 """
@@ -34,7 +34,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from responder import corpus  # noqa: E402
+from responder.core import corpus  # noqa: E402
 from responder.core.intent.builtin import DATA_DIR, LinearHead, Vocabulary, softmax  # noqa: E402
 from responder.core.intent.features import Featurizer  # noqa: E402
 from responder.core.intent.text import record_texts  # noqa: E402

@@ -622,6 +622,40 @@ class SmtpSink:
             return list(self.messages)
 
 
+class SlowSmtpSink(SmtpSink):
+    """An SmtpSink that records each message as soon as its DATA has arrived, then
+    answers late: after ``reply_delay`` seconds, or never when ``drop_after_data``
+    (the connection is closed instead of answering, as a server that crashed after
+    taking the message would).  Both may be changed while the sink runs."""
+
+    def __init__(self, *args, reply_delay: float = 0.0, drop_after_data: bool = False,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reply_delay = reply_delay
+        self.drop_after_data = drop_after_data
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        reply = await super().handle_DATA(server, session, envelope)
+        if not reply.startswith("250"):
+            return reply
+        if self.drop_after_data:
+            server.transport.close()
+            return reply                 # written to a closed transport: never arrives
+        if self.reply_delay > 0:
+            await asyncio.sleep(self.reply_delay)
+        return reply
+
+    def message_ids(self) -> List[str]:
+        """The Message-ID header of every recorded message, in arrival order."""
+        from email import message_from_bytes, policy
+
+        with self._lock:
+            return [str(message_from_bytes(m.data, policy=policy.default)["Message-ID"])
+                    for m in self.messages]
+
+
 def _make_sink_controller_class():
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP

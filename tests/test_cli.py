@@ -1,5 +1,5 @@
 """The rep's CLI on a real database: list, show, edit, approve (sends), reject."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 
 import pytest
@@ -30,7 +30,8 @@ def setup(tmp_path, monkeypatch):
     now = datetime.now(timezone.utc)
     pks = []
     for name in ("01-refund-en.eml", "02-hostile-en.eml"):
-        pk, _ = repo.store_raw(sample(name), source="cli", received_at=now, deadline_at=now)
+        pk, _ = repo.store_raw(sample(name), source="cli", received_at=now,
+                               deadline_at=now + timedelta(hours=24))
         pks.append(pk)
     process_stored(repo, Services.from_config(cfg), pks, now)
     yield repo, pks, sink

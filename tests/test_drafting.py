@@ -52,7 +52,7 @@ SHOP = config_mod.from_dict({"shop": {"addresses": ["support@example-shop.test",
 
 def test_draft_threading_and_addressing():
     draft = build_draft(_parsed(), intent=IntentVerdict("where_is_my_order", 0.9),
-                        hostility=HostilityVerdict(0.1, False), shop=SHOP,
+                        hostility=HostilityVerdict(0.1), shop=SHOP,
                         renderer=TemplateRenderer())
     assert draft.to_addr == "ana@customer.test", "contact forms: answer the Reply-To person"
     assert draft.from_addr == "sales@example-shop.test", "answer from the address written to"
@@ -74,10 +74,10 @@ def test_language_without_templates_falls_back_to_english_and_says_so():
 
 def test_upset_customer_gets_the_acknowledging_variant():
     calm = build_draft(_parsed(), intent=IntentVerdict("where_is_my_order", 0.9),
-                       hostility=HostilityVerdict(0.05, False), shop=SHOP,
+                       hostility=HostilityVerdict(0.05), shop=SHOP,
                        renderer=TemplateRenderer())
     upset = build_draft(_parsed(), intent=IntentVerdict("where_is_my_order", 0.9),
-                        hostility=HostilityVerdict(0.9, True, ["insult"]), shop=SHOP,
+                        hostility=HostilityVerdict(0.9, ["insult"]), shop=SHOP,
                         renderer=TemplateRenderer())
     assert upset.template.endswith(".upset") and upset.body != calm.body
 

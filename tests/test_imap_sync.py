@@ -31,7 +31,7 @@ from click.testing import CliRunner
 
 from responder import config as config_mod
 from responder.mail import connections
-from responder.mail import providers
+from responder import providers
 from responder.config import ConfigError
 from responder.mail.connections import AuthError, ConnectError, connect_imap
 from responder.app.watchers import start_watchers

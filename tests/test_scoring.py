@@ -10,13 +10,20 @@ import numpy as np
 import pytest
 
 from responder.core.model import HOSTILITY_LABELS, LANGUAGES, HostilityVerdict
+from responder.core.cooling import is_hostile
 from responder.core.scoring import ModelUnavailable, Scorer, make_scorer
-from responder.core.scoring.base import pull_model
+from responder.core.scoring.hub import pull_model
 from responder.core.scoring.lexicon import CATEGORIES, LEXICON_DIR, load_lexicon, read_lexicon_file
-from responder.core.scoring.text import fold, split_sentences, strip_quotes, tokens
+from responder.core.scoring.text import split_sentences, strip_quotes
+from responder.core.text import fold, tokens
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
+
+
+def held(verdict) -> bool:
+    """Held at the shipped threshold (the cooling policy's decision)."""
+    return is_hostile(verdict, 0.5)
 
 
 def scoring_cfg(**kw):
@@ -81,12 +88,11 @@ def test_tiny_model_loads_through_the_real_transformers_path(tiny_scorer):
     for text, v in zip(TEXTS, verdicts):
         assert isinstance(v, HostilityVerdict)
         assert 0.0 <= v.score <= 1.0
-        assert v.hostile == (v.score >= 0.5)
         assert set(v.labels) <= set(HOSTILITY_LABELS)
         assert len(v.evidence) <= 3
         for sentence in v.evidence:
             assert sentence in text
-    assert verdicts[2].score == 0.0 and not verdicts[2].hostile
+    assert verdicts[2].score == 0.0 and not verdicts[2].evidence
 
 
 def test_tiny_model_probabilities_are_softmax_of_two_labels(tiny_scorer):
@@ -110,15 +116,13 @@ def test_batching_and_sentence_split_do_not_change_scores(tiny_dir, tiny_scorer)
     assert tiny_scorer.score([TEXTS[1]])[0].score == pytest.approx(max(per_sentence), abs=1e-5)
 
 
-def test_threshold_flips_hostile(tiny_dir, tiny_scorer):
-    score = tiny_scorer.score([TEXTS[1]])[0].score
-    low = make_scorer(scoring_cfg(backend="transformers", model=str(tiny_dir),
-                                  hold_threshold=max(0.0, score - 0.01)))
-    high = make_scorer(scoring_cfg(backend="transformers", model=str(tiny_dir),
-                                   hold_threshold=min(1.0, score + 0.01)))
-    assert low.score([TEXTS[1]])[0].hostile is True
-    assert high.score([TEXTS[1]])[0].hostile is False
-    assert low.score([TEXTS[1]])[0].evidence          # a held message always names a sentence
+def test_threshold_is_the_cooling_policys_not_the_scorers(tiny_dir, tiny_scorer):
+    v = tiny_scorer.score([TEXTS[1]])[0]
+    other = make_scorer(scoring_cfg(backend="transformers", model=str(tiny_dir),
+                                    hold_threshold=0.99))
+    assert other.score([TEXTS[1]])[0] == v           # the key changes nothing in the scorer
+    assert is_hostile(v, max(0.0, v.score - 0.01)) is True
+    assert is_hostile(v, min(1.0, v.score + 0.01)) is False
 
 
 def test_multi_label_model_uses_sigmoid_and_maps_labels(tmp_path):
@@ -126,14 +130,13 @@ def test_multi_label_model_uses_sigmoid_and_maps_labels(tmp_path):
                              id2label=["toxic", "insult", "threat"],
                              problem_type="multi_label_classification", seed=1)
     scorer = make_scorer(scoring_cfg(backend="transformers", model=str(folder),
-                                     hold_threshold=0.0,
                                      hostile_labels=["toxic", "insult", "threat"]))
     probs = scorer.label_probabilities(["you are idiots"])
     assert probs.shape == (1, 3)
     assert not np.allclose(probs.sum(), 1.0)         # independent sigmoids, not a softmax
     v = scorer.score(["you are idiots"])[0]
     assert v.score == pytest.approx(float(probs.max()), abs=1e-5)
-    assert v.hostile                                  # threshold 0 holds everything
+    assert is_hostile(v, 0.0)                        # threshold 0 holds everything
     assert "insult" in v.labels and "threat" in v.labels
 
 
@@ -218,14 +221,14 @@ def test_civil_complaint_with_chargeback_and_review_is_not_held(builtin):
             "If the money is not back by Friday I will file a chargeback with my bank "
             "and leave a review on Trustpilot.\n\nRegards, Anna")
     v = builtin.score([text], ["en"])[0]
-    assert not v.hostile, v
+    assert not held(v), v
     assert "reputation_threat" in v.labels
     assert not {"insult", "profanity", "threat"} & set(v.labels)
 
 
 def test_neutral_question_is_not_held(builtin):
     v = builtin.score(["Hi, could you tell me when my order 4411 will ship? Thanks!"], ["en"])[0]
-    assert not v.hostile and v.score < 0.5
+    assert not held(v) and v.score < 0.5
     assert v.labels == []
 
 
@@ -243,7 +246,7 @@ INSULTS = {
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_clear_insults_are_held_in_every_language(builtin, lang):
     v = builtin.score([INSULTS[lang]], [lang])[0]
-    assert v.hostile, (lang, v)
+    assert held(v), (lang, v)
     assert v.score >= 0.5
     assert {"insult", "profanity"} & set(v.labels), v.labels
     assert v.evidence and all(s in INSULTS[lang] for s in v.evidence)
@@ -251,12 +254,12 @@ def test_clear_insults_are_held_in_every_language(builtin, lang):
 
 def test_insults_are_held_when_the_language_is_unknown(builtin):
     verdicts = builtin.score([INSULTS["de"], INSULTS["ru"]], None)
-    assert all(v.hostile for v in verdicts)
+    assert all(held(v) for v in verdicts)
 
 
 def test_threat_is_held_and_labelled(builtin):
     v = builtin.score(["I know where you live. You will regret this, I promise you."], ["en"])[0]
-    assert v.hostile
+    assert held(v)
     assert "threat" in v.labels
 
 
@@ -267,10 +270,10 @@ def test_civil_reply_quoting_an_earlier_hostile_message_is_not_held(builtin):
             "> You are a bunch of useless idiots. Fuck you and your pathetic shop.\n"
             "> I know where you live.\n")
     v = builtin.score([text], ["en"])[0]
-    assert not v.hostile, v
+    assert not held(v), v
     assert all("idiots" not in s and "Fuck" not in s for s in v.evidence)
     alone = builtin.score([INSULTS["en"]], ["en"])[0]
-    assert alone.hostile                       # the same words unquoted are held
+    assert held(alone)                       # the same words unquoted are held
 
 
 def test_one_insult_in_a_long_civil_mail_is_found(builtin):
@@ -278,7 +281,7 @@ def test_one_insult_in_a_long_civil_mail_is_found(builtin):
              "The tracking page has not changed for nine days. ") * 8
     text = civil + "Honestly, you are the most incompetent morons I have ever dealt with."
     v = builtin.score([text], ["en"])[0]
-    assert v.hostile
+    assert held(v)
     assert any("morons" in s for s in v.evidence)
     assert len(split_sentences(text)) > 10
 
@@ -288,7 +291,7 @@ def test_builtin_threshold_is_configurable(encoder):
     never = make_scorer(scoring_cfg(hold_threshold=1.0)).score(text, ["en"])[0]
     always = make_scorer(scoring_cfg(hold_threshold=0.0)).score(text, ["en"])[0]
     assert never.score == pytest.approx(always.score)
-    assert not never.hostile and always.hostile
+    assert not is_hostile(never, 1.0) and is_hostile(always, 0.0)
 
 
 def test_builtin_batches_give_the_same_scores(builtin):
@@ -370,7 +373,7 @@ def test_lexicon_leaves_ordinary_sentences_alone(lang, sentence):
 
 def test_text_helpers():
     assert fold("Píčo ÉTÉ Ёлка йод Straße") == "pico ete елка иод strasse"
-    assert tokens(fold("f*ck you, a$$hole!")) == ["f*ck", "you", "a$$hole"]
+    assert tokens(fold("f*ck you, a$$hole!"), masked=True) == ["f*ck", "you", "a$$hole"]
     text = "Fine, thanks.\nOn Tue, Bob wrote:\n> you idiots\n> really\nBye"
     assert "idiots" not in strip_quotes(text) and "wrote" not in strip_quotes(text)
     assert split_sentences("One. Two! Three?\n\n> quoted\nFour") == ["One.", "Two!", "Three?",
@@ -390,7 +393,7 @@ class KeywordScorer:
         out = []
         for t in texts:
             s = 0.9 if "idiot" in t.lower() else (0.6 if "chargeback" in t.lower() else 0.1)
-            out.append(HostilityVerdict(score=s, hostile=s >= self.hold_threshold))
+            out.append(HostilityVerdict(score=s))
         return out
 
 

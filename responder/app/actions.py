@@ -6,8 +6,16 @@ crash can tell whether the reply already went out.
 """
 from __future__ import annotations
 
+from responder.config import ScoringSection
+from responder.core.cooling import is_hostile
 from responder.core.model import Stage
+from responder.core.parsing.quotes import strip_quotes
+from responder.mail import sending
 from responder.mail.sending import new_reply_message_id
+
+
+# a reply is judged by the same line as a customer's message (scoring.hold_threshold)
+TONE_THRESHOLD: float = ScoringSection.model_fields["hold_threshold"].default
 
 
 class ApprovalError(Exception):
@@ -19,14 +27,9 @@ class ToneWarning(ApprovalError):
 
 
 def _reply_part(body: str) -> str:
-    """The rep's words: the draft without the quoted original below it."""
-    lines = body.splitlines()
-    out = []
-    for line in lines:
-        if line.startswith(">"):
-            break
-        out.append(line)
-    return "\n".join(out)
+    """The rep's words: the draft without the quoted original below it (and without
+    the "X wrote:" line above that quote)."""
+    return strip_quotes(body, stop_at_quote=True)
 
 
 def check_tone(scorer, body: str, language: str | None):
@@ -48,7 +51,7 @@ def edit(repo, pk: int, body: str, *, actor: str, now) -> None:
 
 
 def approve(repo, pk: int, *, actor: str, now, message_id_domain: str, scorer=None,
-            override_tone: bool = False) -> str:
+            hold_threshold: float | None = None, override_tone: bool = False) -> str:
     """Approve the draft of message ``pk``; returns the reply's Message-ID."""
     row = repo.get(pk)
     if row.stage == Stage.HELD.value:
@@ -58,7 +61,7 @@ def approve(repo, pk: int, *, actor: str, now, message_id_domain: str, scorer=No
         raise ApprovalError(f"message #{pk} is {row.stage}: only drafted replies can be approved")
     if scorer is not None:
         verdict = check_tone(scorer, row.draft.body, row.draft.language)
-        if verdict.hostile:
+        if is_hostile(verdict, hold_threshold if hold_threshold is not None else TONE_THRESHOLD):
             if not override_tone:
                 raise ToneWarning(
                     f"the reply to #{pk} reads as hostile (score {verdict.score:.2f}"
@@ -81,3 +84,30 @@ def reject(repo, pk: int, *, actor: str, now, reason: str) -> None:
         raise ApprovalError(f"message #{pk} is {row.stage}: it cannot be rejected")
     repo.transition(pk, Stage.REJECTED, actor=actor, action="rejected",
                     reason=reason or "rejected by a rep", now=now, expect=list(allowed))
+
+
+def send_approved(repo, cfg, *, clock) -> dict[str, int]:
+    """One send run (``responder send``; the scheduler runs Service.send_approved, the
+    same code): settles interrupted sends, never sends one again, sends approved
+    replies. No models are needed, so none are loaded."""
+    return sending.send_approved(repo, cfg, clock(), clock=clock)
+
+
+def resend(repo, cfg, pk: int, *, actor: str, clock) -> str:
+    """A person checked an uncertain send and asks to send it (``send --resend``).
+
+    Looks in the Sent folder once more first (found: marked sent, not sent again).
+    Returns the outcome ("sent", "failed", "unknown"); the audit trail names ``actor``.
+    """
+    try:
+        return sending.resend_one(repo, cfg, pk, actor=actor, clock=clock)
+    except sending.SendRefused as exc:
+        raise ApprovalError(str(exc)) from None
+
+
+def mark_sent(repo, pk: int, *, actor: str, now, note: str = "") -> None:
+    """A person confirmed that an uncertain send did go out (``send --mark-sent``)."""
+    try:
+        sending.mark_sent(repo, pk, actor=actor, now=now, note=note)
+    except sending.SendRefused as exc:
+        raise ApprovalError(str(exc)) from None

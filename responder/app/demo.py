@@ -7,11 +7,16 @@ period to show the held message released. SQLite in a temp folder.
 """
 from __future__ import annotations
 
+import json
+import shlex
+import shutil
 import smtplib
 import socket
+import sys
 import textwrap
 import threading
 import time
+import tomllib
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -22,6 +27,7 @@ from responder import resources
 from aiosmtpd.controller import Controller
 
 from responder import config as config_mod
+from responder.core.clock import utcnow
 from responder.core.model import Stage
 
 SAMPLES = resources.demo_mail_dir()
@@ -48,7 +54,7 @@ def _free_port() -> int:
 
 class _Clock:
     def __init__(self):
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.now = utcnow().replace(microsecond=0)
 
     def __call__(self) -> datetime:
         return self.now
@@ -76,19 +82,49 @@ def _outcome(r) -> str:
     return r.stage
 
 
+def responder_command() -> str:
+    """How to call this very installation from any shell: ``responder`` when that is on
+    PATH and is this installation's script, else the script's full path (for example
+    .../.venv/bin/responder when the virtualenv is not activated), else this
+    interpreter's full path with ``-m responder``."""
+    bindir = Path(sys.executable).parent
+    for name in ("responder", "responder.exe"):
+        script = bindir / name
+        if script.is_file():
+            on_path = shutil.which("responder")
+            if on_path and Path(on_path).resolve() == script.resolve():
+                return "responder"
+            return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m responder"
+
+
+def _write_config(workdir: Path) -> Path:
+    """The demo's config file: its database, so that ``--config`` this file lets
+    ``responder list`` and ``show`` look at the demo's messages afterwards. (The loopback
+    servers' ports are added for the run only: they are gone when the demo ends.)"""
+    path = workdir / "demo.toml"
+    database_url = f"sqlite:///{workdir / 'demo.db'}"
+    path.write_text("# written by `responder demo`\n"
+                    "[responder]\n"
+                    f"database_url = {json.dumps(database_url)}\n"
+                    'log_level = "WARNING"\n', encoding="utf-8")
+    return path
+
+
 def run_demo(workdir: Path) -> None:
     from responder.mail.intake.smtp import start_ingress
     from responder.app.service import Service
     from responder.store import open_repository
 
     workdir.mkdir(parents=True, exist_ok=True)
+    workdir = workdir.resolve()
     ingress_port, outgoing_port = _free_port(), _free_port()
+    config_file = _write_config(workdir)
     cfg = config_mod.from_dict({
-        "responder": {"database_url": f"sqlite:///{workdir / 'demo.db'}",
-                      "log_level": "WARNING"},
+        **tomllib.loads(config_file.read_text(encoding="utf-8")),
         "ingress": {"enabled": True, "host": "127.0.0.1", "port": ingress_port},
         "smtp": {"host": "127.0.0.1", "port": outgoing_port, "security": "none"},
-    }, "<demo>")
+    }, str(config_file))
     import logging
     logging.basicConfig(level=logging.WARNING)
     _say(f"responder demo  (database: {workdir / 'demo.db'})", bold=True)
@@ -156,8 +192,10 @@ def run_demo(workdir: Path) -> None:
                  f"{row.stage}; its draft acknowledges the frustration first:")
             _say(_boxed("\n".join(row.draft.body.splitlines()[:6])))
         _say("\nDone. Everything ran on 127.0.0.1; nothing left this machine.", bold=True)
-        _say(f"Look around: RESPONDER_DATABASE_URL=sqlite:///{workdir / 'demo.db'} "
-             "responder list --all")
+        command = f"{responder_command()} --config {shlex.quote(str(config_file))}"
+        _say("Look around (paste these as they are):")
+        _say(f"   {command} list --all")
+        _say(f"   {command} show {first.id}")
     finally:
         ingress.stop()
         outgoing.stop()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import mailbox
+import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,22 @@ class Source:
     label: str        # what the "file" key shows: a path, or path:index inside an mbox
     raw: bytes | None
     error: str | None = None
+
+
+def missing_paths(paths: Sequence[str]) -> list[str]:
+    """The given paths that do not exist, in the order given. ``responder replay`` stops
+    on any before loading a model: a mistyped path is a mistake to fix, not a result."""
+    return [given for given in paths if not Path(given).exists()]
+
+
+def missing_message(paths: Sequence[str], missing: Sequence[str]) -> str:
+    """One line naming every missing path (and, in a mix, that the others were not run)."""
+    named = ", ".join(shlex.quote(given) for given in missing)
+    line = f"no such file or folder: {named}"
+    found = len(paths) - len(missing)
+    if found:
+        line += f" (nothing was replayed; the other {found} path(s) exist)"
+    return line
 
 
 def iter_sources(paths: Sequence[str]) -> Iterator[Source]:
@@ -55,12 +73,26 @@ def _maildir(path: Path) -> Iterator[Source]:
                 yield from _file(f)
 
 
+def _bare_cr_lines(path: Path) -> bool:
+    """Do the file's lines end in a bare CR (classic Mac OS), judged on its start?"""
+    with path.open("rb") as fh:
+        start = fh.read(65536)
+    return b"\r" in start and b"\n" not in start
+
+
 def _file(path: Path) -> Iterator[Source]:
     try:
         with path.open("rb") as fh:
             head = fh.read(5)
     except OSError as exc:
         yield Source(str(path), None, f"cannot read: {exc.strerror}")
+        return
+    if head == b"From " and _bare_cr_lines(path):
+        # old Mac mail: lines end in a bare CR, which mailbox.mbox does not split on (it
+        # would give one empty message); split at the "From " lines as it would
+        chunks = re.split(rb"\r(?=From )", path.read_bytes())
+        for index, chunk in enumerate(chunks):
+            yield Source(f"{path}:{index}", chunk)
         return
     if head == b"From ":
         box = mailbox.mbox(str(path), create=False)

@@ -9,6 +9,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from responder.app.watchers import start_watchers
+from responder.core.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -21,20 +22,17 @@ def build_scheduler(service) -> BackgroundScheduler:
     for box in cfg.inbox:
         scheduler.add_job(service.poll_inbox, "interval", args=[box],
                           seconds=box.poll_seconds, id=f"poll:{box.name}",
-                          next_run_time=_now())
+                          next_run_time=utcnow())
     scheduler.add_job(service.process_pending, "interval", seconds=60, id="process-pending",
-                      next_run_time=_now())
+                      next_run_time=utcnow())
     scheduler.add_job(service.release_due, "interval",
                       seconds=cfg.scheduler.release_check_seconds, id="release-held",
-                      next_run_time=_now())
+                      next_run_time=utcnow())
     scheduler.add_job(service.send_approved, "interval",
                       seconds=cfg.scheduler.send_retry_seconds, id="send-approved")
     return scheduler
 
 
-def _now():
-    from datetime import datetime, timezone
-    return datetime.now(timezone.utc)
 
 
 def run_forever(service, ingress=None) -> None:

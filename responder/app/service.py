@@ -12,6 +12,7 @@ from responder.mail import sending
 from responder.mail.connections import AuthError, ConnectError
 from responder.mail.intake.imap import sync_inbox
 from responder.core import pipeline
+from responder.core.clock import Clock, utcnow
 from responder.core.model import Decision, Stage
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 class Service:
     def __init__(self, cfg, repo, services: pipeline.Services | None = None,
-                 clock: Callable[[], datetime] = pipeline.utcnow):
+                 clock: Clock = utcnow):
         self.cfg = cfg
         self.repo = repo
         self.clock = clock
@@ -40,7 +41,7 @@ class Service:
         now = self.clock()
         try:
             result = sync_inbox(box, self.repo, now,
-                                reply_deadline_hours=self.cfg.cooling.reply_deadline_hours)
+                                policy=self.services.policy)
         except AuthError as exc:
             log.error("%s", exc)
             self.repo.note_folder_error(box.name, box.folder, str(exc), now)
@@ -67,9 +68,12 @@ class Service:
     def release_due(self) -> list[int]:
         return release_due(self.repo, self.clock())
 
-    def send_approved(self, only: int | None = None, resend: bool = False) -> dict:
+    def send_approved(self, only: int | None = None, resend: bool = False,
+                      actor: str = "system") -> dict[str, int]:
+        """Send approved replies; settle interrupted sends (never resending them).
+        ``resend`` is a person's explicit decision for message ``only``, under ``actor``."""
         return sending.send_approved(self.repo, self.cfg, self.clock(), only=only,
-                                     resend=resend)
+                                     resend=resend, actor=actor, clock=self.clock)
 
 
 # ---- applying decisions to the store ----------------------------------------------------
@@ -83,7 +87,8 @@ def process_stored(repo, svc: pipeline.Services, pks: Sequence[int], now: dateti
     if not rows:
         return
     decisions = pipeline.decide([row.raw for row in rows], svc, now,
-                       received_at=[row.received_at for row in rows])
+                                received_at=[row.received_at for row in rows],
+                                deadline_at=[row.deadline_at for row in rows])
     for row, decision in zip(rows, decisions):
         apply_decision(repo, row.id, decision, now)
 

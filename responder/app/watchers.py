@@ -6,7 +6,9 @@ import logging
 from typing import Callable
 
 from responder.mail.drafts_folder import push_drafts
-from responder.mail.intake.idle import IdleWatcher, InboxStatus, StatusBoard, status_path, utcnow
+from responder.core.clock import utcnow
+from responder.core.cooling import CoolingPolicy
+from responder.mail.intake.idle import IdleWatcher, InboxStatus, StatusBoard, status_path
 from responder.mail.intake.imap import sync_inbox
 
 log = logging.getLogger(__name__)
@@ -20,7 +22,7 @@ def service_sync(service, box) -> Callable:
     """
     def sync(client):
         result = sync_inbox(box, service.repo, service.clock(),
-                            reply_deadline_hours=service.cfg.cooling.reply_deadline_hours,
+                            policy=CoolingPolicy.from_config(service.cfg),
                             client=client)
         if result.new_pks:
             try:

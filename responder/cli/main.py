@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, TextIO
 
 import click
 
@@ -17,9 +18,36 @@ from responder.core.model import Stage
 log = logging.getLogger("responder")
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level, logging.INFO),
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record (so a test runner
+    or a redirect that swaps it later still gets the lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def _setup_logging(level: str, verbose: bool = False) -> None:
+    """responder's own loggers at ``level``; other libraries (Alembic, APScheduler,
+    aiosmtpd, urllib3, filelock, sentence-transformers...) only from WARNING up, so their
+    INFO start-up and per-job lines stay quiet. At DEBUG (``--verbose``, or
+    ``log_level = "DEBUG"``) everything is let through."""
+    chosen = logging.DEBUG if verbose else logging.getLevelNamesMapping().get(
+        level.upper(), logging.INFO)
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        root.addHandler(_StderrHandler())
+    root.setLevel(chosen if chosen <= logging.DEBUG else max(chosen, logging.WARNING))
+    logging.getLogger("responder").setLevel(chosen)
 
 
 def _load_config(path: str | None):
@@ -32,8 +60,9 @@ def _load_config(path: str | None):
 
 
 class Ctx:
-    def __init__(self, config_path: str | None):
+    def __init__(self, config_path: str | None, verbose: bool = False):
         self.config_path = config_path
+        self.verbose = verbose
         self._cfg = None
         self._repo = None
 
@@ -41,7 +70,7 @@ class Ctx:
     def cfg(self):
         if self._cfg is None:
             self._cfg = _load_config(self.config_path)
-            _setup_logging(self._cfg.responder.log_level)
+            _setup_logging(self._cfg.responder.log_level, self.verbose)
         return self._cfg
 
     @property
@@ -59,16 +88,37 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Lists each command with the whole first sentence of its help (wrapped to the
+    terminal), where click would cut it with "..." at a width-dependent limit."""
+
+    group_class = type  # sub-groups (templates, model, db) list theirs the same way
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"],
+                                           "max_content_width": 120})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="config file (default: $RESPONDER_CONFIG, else ./config.toml, "
                    "else built-in defaults)")
+@click.option("--verbose", "-v", is_flag=True,
+              help='log at DEBUG, other libraries included (as log_level = "DEBUG"); '
+                   "by default libraries log only warnings")
 @click.version_option(package_name="responder")
 @click.pass_context
-def main(click_ctx, config_path):
+def main(click_ctx, config_path, verbose):
     """responder: drafts polite replies to customer mail, with a cooling-off delay for
     hostile messages, for a rep to review and send."""
-    click_ctx.obj = Ctx(config_path)
+    click_ctx.obj = Ctx(config_path, verbose)
 
 
 # ---- running -------------------------------------------------------------------------
@@ -91,16 +141,21 @@ def run(ctx):
 @main.command()
 @click.option("--dir", "workdir", type=click.Path(file_okay=False),
               help="keep the demo's database and config here (default: a temp folder)")
-def demo(workdir):
-    """Feed the bundled sample mail through the real pipeline on loopback servers."""
+@pass_ctx
+def demo(ctx, workdir):
+    """Feed the bundled sample mail through the pipeline, on loopback.
+
+    Real SMTP servers on 127.0.0.1, a real SQLite database; nothing leaves the machine.
+    It ends with commands to look at the result (list, show)."""
     from responder.app.demo import run_demo
+    _setup_logging("WARNING", ctx.verbose)
     run_demo(Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="responder-demo-")))
 
 
 @main.command()
 @pass_ctx
 def sync(ctx):
-    """Fetch new mail from every inbox once, decide it, release due holds."""
+    """Poll every inbox once, decide new mail, release due holds."""
     service = ctx.service()
     if not ctx.cfg.inbox:
         raise click.ClickException("no [[inbox]] configured")
@@ -121,11 +176,17 @@ def sync(ctx):
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @pass_ctx
 def replay(ctx, paths, as_json, output, no_progress):
-    """Run the decision pipeline on .eml files, folders, mbox files or Maildirs.
+    """Run the decision pipeline on mail files; sends nothing.
 
-    Sends nothing, touches no inbox and no database."""
+    PATHS: .eml files, folders of them, mbox files or Maildirs. Touches no inbox and
+    no database; a summary goes to standard error. A path that does not exist stops
+    the run before anything is replayed."""
     from responder.app import replay as replay_mod
-    from responder.core.pipeline import Services, utcnow
+    missing = replay_mod.missing_paths(paths)
+    if missing:
+        raise click.ClickException(replay_mod.missing_message(paths, missing))
+    from responder.core.clock import utcnow
+    from responder.core.pipeline import Services
     svc = Services.from_config(ctx.cfg)
     counts = replay_mod.run(paths, svc, utcnow(), output, as_json=as_json,
                             progress=not no_progress and sys.stderr.isatty() or False,
@@ -137,15 +198,20 @@ def replay(ctx, paths, as_json, output, no_progress):
 @main.command("list")
 @click.option("--stage", "stages", multiple=True,
               type=click.Choice([s.value for s in Stage]),
-              help="only these stages (repeatable); default: drafted, held, approved, "
-                   "quarantined")
+              help="only these stages (repeatable); default: uncertain, drafted, held, "
+                   "approved, sending, quarantined")
 @click.option("--all", "show_all", is_flag=True, help="every stage")
 @pass_ctx
 def list_cmd(ctx, stages, show_all):
-    """The queue, soonest reply deadline first."""
+    """The queue, soonest reply deadline first; uncertain sends (waiting for a person)
+    before everything else."""
     chosen = None if show_all else [Stage(s) for s in stages] or [
-        Stage.DRAFTED, Stage.HELD, Stage.APPROVED, Stage.QUARANTINED]
+        Stage.UNCERTAIN, Stage.DRAFTED, Stage.HELD, Stage.APPROVED, Stage.SENDING,
+        Stage.QUARANTINED]
     rows = ctx.repo.list(chosen)
+    if chosen is None or Stage.UNCERTAIN in chosen:
+        first = ctx.repo.list([Stage.UNCERTAIN])
+        rows = first + [r for r in rows if r.stage != Stage.UNCERTAIN.value]
     if not rows:
         click.echo("nothing here")
         return
@@ -158,9 +224,14 @@ def list_cmd(ctx, stages, show_all):
             extra = f" [cooling until {r.release_at:%H:%M}]"
         if r.stage == "skipped":
             extra = f" [{r.skip_rule}]"
+        if r.stage == Stage.SENDING.value and r.draft and r.draft.send_started_at:
+            extra = f" [sending since {r.draft.send_started_at:%H:%M:%S}]"
         click.echo(f"{r.id:>5}  {r.stage:<11} {r.deadline_at:%Y-%m-%d %H:%M} "
                    f"{(r.language or '-'):<4} {host:>5} {(r.intent or '-'):<26} "
                    f"{r.customer_addr or r.from_addr or '?'} / {r.subject or ''}{extra}")
+        if r.stage == Stage.UNCERTAIN.value and r.draft:
+            click.echo(f"{'':>7}! " + (r.draft.send_error or "interrupted send: check, then "
+                                         f"'responder send --resend {r.id}'"))
 
 
 @main.command()
@@ -197,6 +268,14 @@ def show(ctx, pk, raw):
                    + ("  (fallback language)" if d.fallback_language else ""))
         for note in d.notes or []:
             click.echo(f"NOTE: {note}")
+        if row.stage == Stage.SENDING.value:
+            click.echo(f"SEND STATE: sending since "
+                       f"{(d.send_started_at or row.updated_at):%Y-%m-%d %H:%M:%S} UTC by "
+                       f"{d.send_owner or '?'} (attempt {d.send_attempts or 0}); outcome "
+                       "not yet recorded")
+        elif row.stage == Stage.UNCERTAIN.value:
+            click.echo("SEND STATE: uncertain: waiting for a person "
+                       f"(attempt {d.send_attempts or 0}, reply {d.reply_message_id})")
         if d.send_error:
             click.echo(f"SEND: {d.send_error}")
         click.echo("")
@@ -229,7 +308,7 @@ def _actor(name: str | None) -> str:
 def edit(ctx, pk, from_file, rep):
     """Edit a draft in $EDITOR, or replace it from a file."""
     from responder.app.actions import ApprovalError, edit as do_edit
-    from responder.core.pipeline import utcnow
+    from responder.core.clock import utcnow
     row = _get(ctx, pk)
     if row.draft is None:
         raise click.ClickException(f"message #{pk} has no draft")
@@ -246,8 +325,9 @@ def edit(ctx, pk, from_file, rep):
         raise click.ClickException(str(exc)) from None
     click.echo(f"draft #{pk} saved")
     from responder.app.actions import check_tone
+    from responder.core.cooling import is_hostile
     verdict = check_tone(ctx.service().services.scorer, body, row.draft.language)
-    if verdict.hostile:
+    if is_hostile(verdict, ctx.cfg.scoring.hold_threshold):
         click.secho(f"warning: this reply reads as hostile (score {verdict.score:.2f}"
                     + (f": {'; '.join(verdict.evidence)}" if verdict.evidence else "")
                     + "). It will not be sent unless approved with --override-tone.",
@@ -264,7 +344,7 @@ def edit(ctx, pk, from_file, rep):
 def approve(ctx, pks, rep, no_send, override_tone):
     """Approve drafts and send them."""
     from responder.app.actions import ApprovalError, approve as do_approve
-    from responder.core.pipeline import utcnow
+    from responder.core.clock import utcnow
     service = ctx.service()
     failed = False
     for pk in pks:
@@ -272,6 +352,7 @@ def approve(ctx, pks, rep, no_send, override_tone):
             reply_id = do_approve(ctx.repo, pk, actor=_actor(rep), now=utcnow(),
                                   message_id_domain=ctx.cfg.shop.message_id_domain,
                                   scorer=service.services.scorer,
+                                  hold_threshold=ctx.cfg.scoring.hold_threshold,
                                   override_tone=override_tone)
         except ApprovalError as exc:
             click.echo(f"#{pk}: {exc}", err=True)
@@ -296,7 +377,7 @@ def approve(ctx, pks, rep, no_send, override_tone):
 def reject(ctx, pk, reason, rep):
     """Decide not to answer a message."""
     from responder.app.actions import ApprovalError, reject as do_reject
-    from responder.core.pipeline import utcnow
+    from responder.core.clock import utcnow
     try:
         do_reject(ctx.repo, pk, actor=_actor(rep), now=utcnow(), reason=reason)
     except ApprovalError as exc:
@@ -306,22 +387,58 @@ def reject(ctx, pk, reason, rep):
 
 @main.command()
 @click.option("--resend", "resend_pk", type=int,
-              help="send this message again after an interrupted send you checked by hand")
+              help="send this message again after an interrupted send you checked by hand "
+                   "(recorded under your name)")
+@click.option("--mark-sent", "mark_sent_pk", type=int,
+              help="record that this uncertain send did go out (you checked); sends nothing")
+@click.option("--as", "rep", help="your name for the audit trail (with --resend or "
+                                  "--mark-sent; default: $RESPONDER_REP or your login)")
 @pass_ctx
-def send(ctx, resend_pk):
-    """Send every approved reply now (the scheduler also does this)."""
-    service = ctx.service()
+def send(ctx, resend_pk, mark_sent_pk, rep):
+    """Send every approved reply now (the scheduler also does this).
+
+    A send that was interrupted is never sent again by itself: it is looked for in the
+    Sent folder on every run, and otherwise waits as 'uncertain' (listed first by
+    `responder list`) until a person runs --resend or --mark-sent."""
+    from responder.app.actions import ApprovalError, mark_sent, resend, send_approved
+    from responder.core.clock import utcnow
+    if resend_pk is not None and mark_sent_pk is not None:
+        raise click.UsageError("--resend and --mark-sent exclude each other")
+    if mark_sent_pk is not None:
+        try:
+            mark_sent(ctx.repo, mark_sent_pk, actor=_actor(rep), now=utcnow())
+        except ApprovalError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"#{mark_sent_pk}: marked sent")
+        return
     if resend_pk is not None:
-        outcome = service.send_approved(only=resend_pk, resend=True)
+        try:
+            result = resend(ctx.repo, ctx.cfg, resend_pk, actor=_actor(rep), clock=utcnow)
+        except ApprovalError as exc:
+            raise click.ClickException(str(exc)) from None
+        outcome = {"sent": 0, "failed": 0, "unknown": 0}
+        outcome[result] += 1
+        row = ctx.repo.get(resend_pk)
+        last = ctx.repo.events(resend_pk)[-1]
+        click.echo(f"#{resend_pk}: {row.stage} ({last.reason})")
     else:
-        outcome = service.send_approved()
+        outcome = send_approved(ctx.repo, ctx.cfg, clock=utcnow)
     click.echo(", ".join(f"{k}: {v}" for k, v in outcome.items()))
+    if outcome["unknown"]:
+        click.echo(f"{outcome['unknown']} uncertain send(s) wait for a person: see "
+                   "'responder list'", err=True)
 
 
 @main.command()
 @pass_ctx
 def status(ctx):
-    """Counts by stage and the state of every inbox."""
+    """Uncertain sends first, then counts by stage and the state of every inbox."""
+    uncertain = ctx.repo.list([Stage.UNCERTAIN])
+    if uncertain:
+        click.echo(f"UNCERTAIN SENDS waiting for a person: {len(uncertain)}")
+        for r in uncertain:
+            click.echo(f"  #{r.id} to {r.draft.to_addr if r.draft else '?'}: "
+                       f"{r.draft.send_error if r.draft else ''}")
     counts = ctx.repo.count_by_stage()
     click.echo("messages: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                                or "none"))
@@ -346,8 +463,10 @@ def status(ctx):
 @main.command()
 @pass_ctx
 def doctor(ctx):
-    """Check DNS, connection, TLS, login, capabilities and folders of every inbox, and the
-    SMTP server; explain each failure. Exit code 1 when a check failed."""
+    """Check every inbox and the SMTP server; explain each failure.
+
+    DNS, connection, TLS, login, capabilities and folders of every inbox, and the SMTP
+    server. Exit code 1 when a check failed."""
     from responder.mail import doctor as doctor_mod
     checks = doctor_mod.run(ctx.cfg)
     for check in checks:
@@ -365,17 +484,58 @@ def doctor(ctx):
               "(default: the project's data/corpus)")
 @click.option("--split", default="dev", show_default=True, type=click.Choice(["dev", "train"]))
 @click.option("--json", "as_json", is_flag=True, help="the report as JSON")
+@click.option("--progress/--no-progress", default=None,
+              help="progress bars on standard error (default: only when standard error "
+                   "is a terminal, with or without --json)")
 @pass_ctx
-def eval_cmd(ctx, corpus, split, as_json):
-    """Measure hostility scoring and intent classification on the labelled corpus."""
+def eval_cmd(ctx, corpus, split, as_json, progress):
+    """Measure hostility and intent figures on the labelled corpus."""
     from responder.core import corpus as corpus_mod
     from responder.core.evaluation import run_eval
     try:
         records = corpus_mod.load(corpus, split=split)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
-    report, text = run_eval(ctx.cfg, records)
+    cfg = ctx.cfg  # logging is set up here, before the bars redirect it
+    if _progress_wanted(progress):
+        from tqdm.contrib.logging import logging_redirect_tqdm
+        bars = _Bars()
+        try:
+            with logging_redirect_tqdm():  # log lines above the bar, not through it
+                report, text = run_eval(cfg, records, progress=bars)
+        finally:
+            bars.close()
+    else:
+        report, text = run_eval(cfg, records)
     click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else text)
+
+
+def _progress_wanted(flag: bool | None) -> bool:
+    """--progress/--no-progress as given, else bars only when standard error is a terminal
+    (a log file or a CI capture gets no carriage-return lines). --json does not matter:
+    the bars never touch standard output."""
+    return sys.stderr.isatty() if flag is None else flag
+
+
+class _Bars:
+    """One tqdm bar per step of a long command, on standard error."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+        self._tqdm = tqdm
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        bar = self._bars.get(step)
+        if bar is None:
+            self.close()  # one step at a time: the previous one is over
+            bar = self._bars[step] = self._tqdm(total=total, desc=f"{step:<9}", unit="msg",
+                                                file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()  # closing twice is harmless
 
 
 @main.group()
@@ -407,7 +567,7 @@ def model():
 @pass_ctx
 def model_pull(ctx, model_id, cache_dir):
     """Download a Hugging Face model ahead of time (default: scoring.model)."""
-    from responder.core.scoring.base import ModelUnavailable, pull_model
+    from responder.core.scoring import ModelUnavailable, pull_model
     chosen = model_id or ctx.cfg.scoring.model
     if not chosen:
         raise click.ClickException("no model given and scoring.model is empty")

@@ -24,6 +24,13 @@ _DAEMONS = {"mailer-daemon", "mailerdaemon", "mailer_daemon", "mail-daemon",
             "maildaemon", "mailer.daemon"}
 _STRICT_EXACT = {"postmaster": "postmaster", "listserv": "LISTSERV",
                  "majordomo": "majordomo", "mailman": "mailman"}
+#: The same, compared with "-", "_" and "." removed: "post_master", "Post-Master",
+#: "list.master" are the same robots.
+_STRICT_SQUASHED = {"postmaster": "postmaster", "listmaster": "list manager (listmaster)",
+                    "listmanager": "list manager", "listmgr": "list manager",
+                    "listadmin": "list manager", "listproc": "list manager (ListProc)",
+                    "listserver": "list manager", "sympa": "list manager (Sympa)",
+                    "ecartis": "list manager (Ecartis)"}
 _NOREPLY_WORDS = ("noreply", "donotreply", "dontreply", "noreplies", "noresponse",
                   "nepasrepondre", "nichtantworten", "bittenichtantworten",
                   "noresponder", "noresponda", "naoresponda", "nonrispondere",
@@ -41,6 +48,9 @@ def system_address_kind(addr: str, *, strict_only: bool = False) -> str | None:
         return "MAILER-DAEMON"
     if local in _STRICT_EXACT:
         return _STRICT_EXACT[local]
+    squashed = re.sub(r"[-_.\s]", "", local)
+    if squashed in _STRICT_SQUASHED:
+        return _STRICT_SQUASHED[squashed]
     if local.startswith("owner-"):
         return "list owner (owner-*)"
     if local.endswith("-owner"):
@@ -51,11 +61,26 @@ def system_address_kind(addr: str, *, strict_only: bool = False) -> str | None:
         return None
     if local in ("bounce", "bounces") or local.endswith(("-bounces", "-bounce")):
         return "bounce handler"
-    squashed = re.sub(r"[-_.\s]", "", local)
     for word in _NOREPLY_WORDS:
         if word in squashed:
             return "no-reply address"
     return None
+
+
+#: Local parts of abuse desks ("abuse@", "spam-reports@", "abuse_desk@"), compared with
+#: "-", "_" and "." removed.
+_ABUSE_DESK = re.compile(
+    r"^(?:abuse|spam|fbl|phish(?:ing)?)(?:desk|team|dept|department|reports?|complaints?"
+    r"|mailbox|box|center|centre)?$|^(?:report|reports)(?:abuse|spam|phish(?:ing)?)$")
+
+
+def abuse_desk_address(addr: str | None) -> bool:
+    """Is ``addr`` an abuse desk (abuse@, spam-reports@, report-phishing@...)?
+
+    Not a system address: abuse desks are often read by people, so this only
+    counts together with other signs of an abuse report."""
+    local = _local(_addr(addr))
+    return bool(local) and bool(_ABUSE_DESK.match(re.sub(r"[-_.\s]", "", local)))
 
 
 def person_address(reply_to: str | None, from_addr: str | None, *,

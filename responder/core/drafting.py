@@ -148,18 +148,21 @@ class ShopFacts:
                    downloads_url=shop.downloads_url, orders_url=shop.orders_url)
 
 
-def is_upset(hostility: HostilityVerdict | None) -> bool:
+UPSET_SCORE = 0.3   # below the hold line: an upset but civil message
+
+
+def is_upset(hostility: HostilityVerdict | None, hold_threshold: float = 1.0) -> bool:
     """Complaining or hostile mail gets a reply that acknowledges the frustration first."""
     if hostility is None:
         return False
-    return (hostility.hostile or hostility.score >= 0.3
+    return (hostility.score >= min(UPSET_SCORE, hold_threshold)
             or "reputation_threat" in hostility.labels)
 
 
 def build_draft(parsed: ParsedMessage, *, intent: IntentVerdict | None,
                 hostility: HostilityVerdict | None, shop, renderer: TemplateRenderer,
                 default_language: str = "en", quote_original: bool = True,
-                html: bool = False) -> Draft:
+                html: bool = False, hold_threshold: float = 1.0) -> Draft:
     """The reply to ``parsed``: body from the template, headers for correct threading."""
     notes: list[str] = []
     intent_name = intent.intent if intent else "other"
@@ -180,7 +183,7 @@ def build_draft(parsed: ParsedMessage, *, intent: IntentVerdict | None,
     tracking_url = getattr(shop, "tracking_url", "")
     tracking_link = (tracking_url.format(order_number=order_number)
                      if order_number and tracking_url else None)
-    upset = is_upset(hostility)
+    upset = is_upset(hostility, hold_threshold)
     context = {
         "customer_name": _first_name(parsed.customer_name),
         "upset": upset,

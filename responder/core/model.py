@@ -24,6 +24,8 @@ class Stage(str, enum.Enum):
     HELD = "held"                # hostile: draft waits until release_at
     DRAFTED = "drafted"          # draft ready for a rep
     APPROVED = "approved"        # rep approved; waiting to be sent
+    SENDING = "sending"          # handed to SMTP; outcome not yet recorded
+    UNCERTAIN = "uncertain"      # a send was interrupted: a person must check, then resend
     SENT = "sent"                # reply accepted by the SMTP server
     REJECTED = "rejected"        # rep decided not to answer
     QUARANTINED = "quarantined"  # could not be processed; kept with the reason
@@ -42,7 +44,7 @@ INTENTS = (
     "other",
 )
 
-LANGUAGES = ("en", "fr", "de", "es", "ru", "cs", "et")
+from responder.core.languages import LANGUAGES  # noqa: E402 - the one registry, re-exported
 
 HOSTILITY_LABELS = ("insult", "profanity", "threat", "contempt", "reputation_threat")
 
@@ -91,8 +93,7 @@ class SkipVerdict:
 
 @dataclass
 class HostilityVerdict:
-    score: float                   # 0..1
-    hostile: bool                  # score >= the configured hold threshold
+    score: float                   # 0..1; whether it holds is the cooling policy's call
     labels: list[str] = field(default_factory=list)     # subset of HOSTILITY_LABELS
     evidence: list[str] = field(default_factory=list)   # sentences that drove the score
 

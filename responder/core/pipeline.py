@@ -24,7 +24,8 @@ from responder.core import parsing
 
 from responder.core import screening
 from responder.config import Config
-from responder.core.model import Decision, Stage
+from responder.core.clock import utcnow
+from responder.core.model import Decision
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ class Services:
                    renderer=drafting.TemplateRenderer(cfg.drafting.templates_dir or None),
                    replied_recently=replied_recently or (lambda addr: False))
 
+    @property
+    def policy(self) -> cooling.CoolingPolicy:
+        return cooling.CoolingPolicy.from_config(self.cfg)
+
     def screen_context(self) -> screening.ScreenContext:
         cfg = self.cfg
         return screening.ScreenContext(
@@ -64,6 +69,7 @@ class Item:
 
     raw: bytes
     received_at: datetime | None   # None: take the Date header (replay), else now
+    deadline_at: datetime | None = None   # as stored with the message; None: compute it
     decision: Decision = field(default_factory=Decision)
     done: bool = False
 
@@ -81,8 +87,8 @@ def parse_stage(items: list[Item], svc: Services, now: datetime) -> None:
         if item.received_at is None:
             date = item.decision.parsed.date
             item.received_at = date.astimezone(timezone.utc) if date else now
-        item.decision.deadline_at = cooling.reply_deadline(
-            item.received_at, svc.cfg.cooling.reply_deadline_hours)
+        item.decision.deadline_at = item.deadline_at or cooling.reply_deadline(
+            item.received_at, svc.policy)
 
 
 def screen_stage(items: list[Item], svc: Services, now: datetime) -> None:
@@ -114,12 +120,10 @@ def classify_stage(items: list[Item], svc: Services, now: datetime) -> None:
 
 
 def cool_stage(items: list[Item], svc: Services, now: datetime) -> None:
-    c = svc.cfg.cooling
     for item in items:
         item.decision.hold = cooling.hold_for(
-            item.decision.hostility, item.received_at, hold_hours=c.hold_hours,
-            reply_deadline_hours=c.reply_deadline_hours,
-            ready_before_deadline_hours=c.ready_before_deadline_hours)
+            item.decision.hostility, item.received_at, svc.policy,
+            deadline_at=item.decision.deadline_at)
 
 
 def draft_stage(items: list[Item], svc: Services, now: datetime) -> None:
@@ -128,6 +132,7 @@ def draft_stage(items: list[Item], svc: Services, now: datetime) -> None:
         item.decision.draft = drafting.build_draft(
             item.decision.parsed, intent=item.decision.intent,
             hostility=item.decision.hostility, shop=svc.cfg.shop, renderer=svc.renderer,
+            hold_threshold=svc.policy.hold_threshold,
             default_language=d.default_language, quote_original=d.quote_original,
             html=d.html)
 
@@ -144,9 +149,15 @@ STAGES: tuple[tuple[str, Callable[[list[Item], Services, datetime], None]], ...]
 
 def decide(raws: Sequence[bytes], svc: Services, now: datetime,
            received_at: Sequence[datetime | None] | None = None,
+           deadline_at: Sequence[datetime | None] | None = None,
            stages=STAGES) -> list[Decision]:
-    """Run the stage table over a batch of raw messages. Sends nothing, stores nothing."""
-    items = [Item(raw=raw, received_at=(received_at[i] if received_at else None))
+    """Run the stage table over a batch of raw messages. Sends nothing, stores nothing.
+
+    ``received_at``/``deadline_at`` are the stored values for stored mail; without
+    them the Date header gives the arrival and the policy the deadline (replay).
+    """
+    items = [Item(raw=raw, received_at=(received_at[i] if received_at else None),
+                  deadline_at=(deadline_at[i] if deadline_at else None))
              for i, raw in enumerate(raws)]
     for name, stage in stages:
         active = [item for item in items if not item.done]
@@ -166,8 +177,4 @@ def decide(raws: Sequence[bytes], svc: Services, now: datetime,
     return [item.decision for item in items]
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-__all__ = ["STAGES", "Services", "decide", "utcnow"]
+__all__ = ["STAGES", "Services", "decide", "utcnow"]  # utcnow: see core.clock

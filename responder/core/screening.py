@@ -24,8 +24,11 @@ from email.message import Message
 from email.utils import parseaddr
 from typing import Callable, Iterator
 
-from responder.core.addresses import _addr, _local, person_address, system_address_kind
+from responder.core.addresses import (_addr, _local, abuse_desk_address, person_address,
+                                      system_address_kind)
 from responder.core.model import ParsedMessage, SkipVerdict
+from responder.core.parsing.charsets import decode_part
+from responder.core.parsing.quotes import strip_quotes
 
 __all__ = ["ScreenContext", "Rule", "RULES", "screen", "human_sender",
            "system_address_kind"]
@@ -238,7 +241,55 @@ def _report(msg: ParsedMessage, ctx: ScreenContext) -> str | None:
             return f"bounce subject {subject!r}, {why}"
     if returned and from_kind in ("MAILER-DAEMON", "postmaster"):
         return f"a returned message ({returned}) from {msg.from_addr}"
+    return _abuse_complaint(msg, subject, returned)
+
+
+# What abuse desks write (and customers do not write about an order): "Abuse report",
+# "Spam complaint", "unsolicited commercial e-mail", SpamCop, in several languages.
+_ABUSE_WORDING = re.compile("|".join((
+    r"\b(?:abuse|spam|phishing|uce|ube)[\s-]+(?:report|complaint|notification|notice"
+    r"|alert|case|ticket)s?\b",
+    r"\b(?:complaint|report)s?\s+(?:of|about|regarding|concerning)\s+(?:spam|abuse"
+    r"|unsolicited|phishing)\b",
+    r"\breported\s+as\s+(?:spam|abuse|phishing)\b",
+    r"\bunsolicited\s+(?:commercial\s+|bulk\s+)?e-?mails?\b",
+    r"\bspamcop\b",
+    r"\bspam-?beschwerde\b", r"\b(?:missbrauchs|abuse)-?(?:meldung|beschwerde)\b",
+    r"\bplainte\s+(?:pour|de)\s+(?:spam|abus)\b", r"\bsignalement\s+d['’]abus\b",
+    r"\b(?:denuncia|queja)\s+(?:de|por)\s+(?:spam|abuso)\b",
+    r"жалоба\s+на\s+(?:спам|рассылку)", r"\bstížnost\s+na\s+spam\b",
+)), re.IGNORECASE)
+
+
+def _abuse_complaint(msg: ParsedMessage, subject: str, returned: str | None) -> str | None:
+    """An abuse complaint that is not an ARF report: an abuse desk's wording, and the
+    reported message attached or an abuse desk as the sender. A customer forwarding a
+    message as an attachment writes no such wording and is answered."""
+    said = _ABUSE_WORDING.search(subject) or _ABUSE_WORDING.search(_top_text(msg)[:4000])
+    if not said:
+        return None
+    desk = next((addr for addr in (_addr(msg.from_addr), _addr(msg.reply_to),
+                                   _addr(parseaddr(_first(msg.email, "Sender") or "")[1]))
+                 if addr and abuse_desk_address(addr)), None)
+    wording = " ".join(said.group(0).split())
+    if returned and desk:
+        return (f"an abuse complaint ({wording!r}) from the abuse desk {desk} with the "
+                f"reported message attached ({returned})")
+    if returned:
+        return f"an abuse complaint ({wording!r}) with the reported message attached ({returned})"
+    if desk:
+        return f"an abuse complaint ({wording!r}) from the abuse desk {desk}"
     return None
+
+
+def _top_text(msg: ParsedMessage) -> str:
+    """The writer's text: plain parts outside any attached message, quotes removed."""
+    chunks = []
+    for part in _parts(msg.email):
+        if (part.get_content_type() == "text/plain" and not part.is_multipart()
+                and (part.get_content_disposition() or "") != "attachment"):
+            chunks.append(decode_part(part))
+    return strip_quotes("\n".join(chunks) if chunks else msg.text)
 
 
 def _auto_submitted_value(email: Message) -> str | None:
@@ -310,12 +361,47 @@ _LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post", "List-Subscribe",
                  "X-Mailing-List", "X-BeenThere")
 
 
+#: Headers that list managers put on their own notices (subscription results, command
+#: replies, moderation and bounce notices), which carry no List-Id.
+_LIST_MANAGER_HEADERS = (
+    ("X-MLServer", "fml"), ("X-ML-Name", "fml"), ("X-ML-Info", "fml"),
+    ("X-Mailman-Version", "Mailman"), ("X-List-Administrivia", "Mailman"),
+    ("X-Ecartis-Version", "Ecartis"), ("X-Listprocessor-Version", "ListProc"),
+    ("X-Listserver", "list server"), ("X-Majordomo-Version", "Majordomo"))
+
+#: "knitting-admin@" is a list's admin address (Mailman 2, fml), but "it-admin@" may be a
+#: person: it counts on a list host or with a list manager's subject.
+_LIST_HOST = re.compile(r"^(?:lists?|ml|mailman|listserv|majordomo)\.", re.IGNORECASE)
+_LIST_NOTICE_SUBJECT = re.compile(
+    r"\bmailing[\s-]?list\b|\blist\s+(?:command|request|subscription|membership)\b"
+    r"|\bmoderat(?:or|ion)\b|\b(?:subscribe|unsubscribe|command)\s+request\s+result"
+    r"|\(\s*[\w.-]+\s+(?-i:ML)\s*\)",      # fml: "Subscribe request result (elena ML)"
+    re.IGNORECASE)
+
+
 def _mailing_list(msg: ParsedMessage, ctx: ScreenContext) -> str | None:
     for name in _LIST_HEADERS:
         value = _first(msg.email, name)
         if value is not None:
             shown = value if len(value) <= 120 else value[:117] + "..."
             return f"{name}: {shown} (mailing list or newsletter)"
+    for name, manager in _LIST_MANAGER_HEADERS:
+        value = _first(msg.email, name)
+        if value is not None:
+            shown = value if len(value) <= 80 else value[:77] + "..."
+            return f"{name}: {shown or '(empty)'} (sent by the {manager} mailing-list manager)"
+    sender = _addr(msg.from_addr)
+    kind = system_address_kind(sender)
+    if kind and kind.startswith("list manager"):
+        return f"From {sender} is a mailing-list manager ({kind})"
+    local = _local(sender)
+    if local.endswith("-admin") and len(local) > len("-admin"):
+        domain = sender.rsplit("@", 1)[-1] if "@" in sender else ""
+        subject = " ".join((msg.subject or "").split())
+        if _LIST_HOST.match(domain) or _LIST_NOTICE_SUBJECT.search(subject):
+            why = (f"on the list host {domain}" if _LIST_HOST.match(domain)
+                   else f"subject {subject!r}")
+            return f"From {sender} is a mailing list's admin address ({why})"
     return None
 
 
@@ -410,42 +496,11 @@ _NO_REPLY_TEXT = re.compile("|".join((
     r"(?:e-?kirjale|kirjale|s[õo]numile)",
 )), re.IGNORECASE)
 
-# Where the writer's own text ends: a quoted reply or a forwarded message.
-_QUOTE_START = re.compile(
-    r"^\s*(?:-{2,}\s*(?:original message|forwarded message|weitergeleitete nachricht"
-    r"|urspr[üu]ngliche nachricht|message d['’]origine|message transf[ée]r[ée]"
-    r"|mensaje original|mensaje reenviado|messaggio originale|messaggio inoltrato"
-    r"|oorspronkelijk bericht|doorgestuurd bericht|mensagem original"
-    r"|пересылаемое сообщение|исходное сообщение|původní zpráva|přeposlaná zpráva"
-    r"|algne kiri|edastatud kiri)"
-    r"|begin forwarded message:)",
-    re.IGNORECASE)
-# Outlook's separator line; only a quote when a header line ("From: ...") follows,
-# since converted HTML uses such lines as rules.
-_RULE_LINE = re.compile(r"^\s*_{10,}\s*$")
-_HEADERISH = re.compile(r"^\s*\*?[^\W\d_][\w .-]{0,20}\*?\s*:\s*\S")
-
-
-def _writers_text(text: str) -> str:
-    lines = []
-    all_lines = (text or "").splitlines()
-    for i, line in enumerate(all_lines):
-        if _QUOTE_START.match(line):
-            break
-        if _RULE_LINE.match(line):
-            following = next((n for n in all_lines[i + 1:i + 4] if n.strip()), "")
-            if _HEADERISH.match(following):
-                break
-        if line.lstrip().startswith(">"):
-            continue
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def _no_reply_relay(msg: ParsedMessage, ctx: ScreenContext) -> str | None:
     if _has_person_reply_to(msg, ctx):
         return None   # the person in Reply-To reads replies; the relay's footer is moot
-    found = _NO_REPLY_TEXT.search(_norm(_writers_text(msg.text)))
+    # what the writer says, not a notice quoted or forwarded below it
+    found = _NO_REPLY_TEXT.search(_norm(strip_quotes(msg.text)))
     if found:
         said = " ".join(found.group(0).split())
         return (f"a relay or notification from {msg.from_addr or 'an unknown sender'} "
@@ -547,7 +602,9 @@ RULES: tuple[Rule, ...] = (
     Rule("own-mail", "our own mail: our X-Loop, our Message-ID domain, or From one of "
          "the shop's configured addresses", _own_mail),
     Rule("report", "a report: multipart/report (bounce, read receipt, abuse report), "
-         "or a bounce sent without it (X-Failed-Recipients, bounce subject)", _report),
+         "a bounce sent without it (X-Failed-Recipients, bounce subject), or an abuse "
+         "complaint outside ARF (abuse wording with the reported message attached or "
+         "from an abuse desk)", _report),
     Rule("auto-submitted", "Auto-Submitted present and not \"no\" (RFC 3834)",
          _auto_submitted),
     Rule("autoreply-headers", "X-Autoreply, X-Autorespond, or X-Auto-Response-Suppress "
@@ -556,7 +613,8 @@ RULES: tuple[Rule, ...] = (
          "MessageClass, X-FC-MachineGenerated, Exchange inbox rules, ...)",
          _vendor_autoreply),
     Rule("mailing-list", "mailing list or newsletter: List-Id, List-Unsubscribe, "
-         "List-Post and other List-* headers", _mailing_list),
+         "List-Post and other List-* headers; list manager notices (X-MLServer, X-ML-Name, "
+         "X-Mailman-Version, listmaster@, list-manager@, *-admin@ on a list)", _mailing_list),
     Rule("precedence", "Precedence or X-Precedence bulk, junk, list or auto_reply",
          _precedence),
     Rule("system-sender", "sent by a system address (empty Return-Path, MAILER-DAEMON, "

@@ -200,7 +200,7 @@ def find_special_folder(client: IMAPClient, flag: bytes, fallbacks: tuple[str, .
 
     ``fallbacks`` are tried first, then the names mail programs commonly use.
     """
-    from responder.mail.providers import COMMON_DRAFTS_NAMES, COMMON_SENT_NAMES
+    from responder.providers import COMMON_DRAFTS_NAMES, COMMON_SENT_NAMES
     folders = client.list_folders()
     for flags, _delim, name in folders:
         if flag in flags:

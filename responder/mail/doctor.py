@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 
 from imapclient.exceptions import CapabilityError, IMAPClientError
 
-from responder.mail import providers
+from responder.core.clock import utcnow
+from responder import providers
 from responder.mail.connections import AuthError, ConnectError, close_imap, find_special_folder, login_imap, open_imap, \
     tls_context
 
@@ -154,7 +155,7 @@ def _cert_text(sock) -> tuple[str, str]:
         until = datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), timezone.utc)
     except (KeyError, ValueError):
         return OK, f"{version}, certificate for {name} checked"
-    days = (until - datetime.now(timezone.utc)).days
+    days = (until - utcnow()).days
     text = f"{version}, certificate for {name} checked, valid until {until:%Y-%m-%d}"
     if days < CERT_WARN_DAYS:
         return WARN, text + f": it expires in {days} day(s); the server must renew it"

@@ -12,7 +12,7 @@ from imapclient.exceptions import IMAPClientError
 
 from responder.core.drafting import reply_email
 from responder.core.model import Stage
-from responder.mail import providers
+from responder import providers
 from responder.mail.connections import (AuthError, ConnectError, close_imap, connect_imap,
                                          find_special_folder)
 

@@ -1,29 +1,78 @@
-"""Send approved replies exactly once; copy to Sent; flag the original \\Answered.
+"""Send approved replies at most once; copy to Sent; flag the original \\Answered.
 
-Before the SMTP transaction a marker is committed ("sending"); after the server
-accepts, the message is marked sent. If responder dies in between, the outcome is
-unknown: the retry looks for the reply's Message-ID in the Sent folder and, if it
-cannot prove the reply was not sent, does NOT send again but asks a rep to check
-(``responder send --resend ID``). Nothing is sent twice by a machine.
+States (``Stage``) and who moves a reply between them::
+
+    approved --claim (one conditional UPDATE, committed before SMTP)--> sending
+    sending  --server answered 250----------------------------------> sent
+    sending  --definite refusal 4xx / no connection-----------------> approved (retried)
+    sending  --definite refusal 5xx---------------------------------> drafted (rep)
+    sending  --interrupted, reply found in the Sent folder-----------> sent
+    sending  --interrupted, not found (or cannot look)--------------> uncertain
+    uncertain --found in the Sent folder on a later run-------------> sent
+    uncertain --``responder send --resend ID`` (a person, named)----> sending
+    uncertain --``responder send --mark-sent ID`` (a person)---------> sent
+
+No automatic path sends a reply that is in ``sending`` or ``uncertain``: the send
+job, ``responder send``, ``approve`` and a restart only claim ``approved`` replies,
+and the claim is a compare-and-set, so the scheduler and a CLI ``send`` running at
+the same moment cannot both send one. A run that finds a reply in ``sending`` treats
+it as interrupted only when provably nobody is still working on it: the owner
+recorded with the claim ("host:pid:token") is a process on this host that no longer
+exists, or the claim is older than ``sending_grace`` (ten SMTP timeouts plus a minute:
+a live sender's every socket step is bounded by ``smtp.timeout_seconds``). A lost
+connection after the server's 354 (the message may be in the server's hands) is
+handled like an interruption, never like a temporary failure.
+
+An uncertain reply is looked for by its Message-ID in its inbox's Sent folder on
+every run (a rep may have sent it by hand, a provider such as Gmail files sent mail
+itself, possibly late), and marked sent when found.
 """
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import signal
 import smtplib
+import socket
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
-from responder.mail.connections import (AuthError, ConnectError, close_imap, close_smtp,
-                                         connect_imap, connect_smtp, find_special_folder)
+from imapclient.exceptions import IMAPClientError
+
 from responder.core.drafting import reply_email
 from responder.core.model import Stage
-from responder.mail.providers import server_saves_sent
-from responder.store.repository import StageConflict
+from responder.mail.connections import (
+    AuthError,
+    ConnectError,
+    close_imap,
+    close_smtp,
+    connect_imap,
+    connect_smtp,
+    find_special_folder,
+)
+from responder.providers import sent_fallbacks, server_saves_sent
 
 log = logging.getLogger(__name__)
 
+# The free-text marker older versions kept in drafts.send_error on an approved reply
+# while sending. Migration 0002 moves such replies to stage "sending"; a reply that
+# still carries it is treated as an interrupted send (never sent again automatically).
 IN_PROGRESS = "sending: outcome not yet known"
+
+# TEST-ONLY crash points (see _failpoint). Read from the environment, never from config.
+FAILPOINT_ENV = "RESPONDER_TEST_KILL_AT"
+FAILPOINTS = ("after-marker", "after-250")
+
+Clock = Callable[[], datetime]
+
+
+class SendRefused(Exception):
+    """A rep's send request that cannot be carried out now; the message says why."""
 
 
 def new_reply_message_id(domain: str) -> str:
@@ -31,101 +80,379 @@ def new_reply_message_id(domain: str) -> str:
     return f"<{secrets.token_hex(10)}.{int(time.time())}@{domain}>"
 
 
-def build_reply(draft, loop_header_value: str) -> EmailMessage:
+def build_reply(draft: Any, loop_header_value: str) -> EmailMessage:
     """The reply message a rep approved. Human mail: no Auto-Submitted header."""
     return reply_email(draft, loop_header_value=loop_header_value, date=draft.approved_at,
                        message_id=draft.reply_message_id)
 
 
-def send_approved(repo, cfg, now, *, only: int | None = None, resend: bool = False) -> dict:
-    """Send every approved reply (or only message ``only``). Returns counts by outcome."""
+def sending_grace(smtp_timeout_seconds: float) -> timedelta:
+    """How long a claim in stage ``sending`` may be owned by a live sender.
+
+    Connect, TLS, login, MAIL, RCPT, DATA, the message, and the final answer are each
+    bounded by the SMTP timeout; ten of them plus a minute covers a slow but live send.
+    """
+    return timedelta(seconds=10 * smtp_timeout_seconds + 60)
+
+
+# ---- the automatic path ------------------------------------------------------------------
+
+def send_approved(repo: Any, cfg: Any, now: datetime, *, only: int | None = None,
+                  resend: bool = False, actor: str = "system",
+                  clock: Clock | None = None) -> dict[str, int]:
+    """One send run: settle interrupted sends, look again for uncertain ones, send
+    every approved reply (or only message ``only``). Returns counts by outcome:
+    ``sent``, ``failed``, ``unknown`` (replies waiting for a person).
+
+    ``resend`` (with ``only``) is a person's explicit decision, recorded under ``actor``.
+    ``clock`` gives the time for each message (default: ``now`` throughout).
+    """
+    tick: Clock = clock or (lambda: now)
     outcome = {"sent": 0, "failed": 0, "unknown": 0}
-    pks = [only] if only is not None else repo.pks_in_stage(Stage.APPROVED)
+    if resend:
+        if only is None:
+            raise ValueError("resend needs the message id")
+        outcome[resend_one(repo, cfg, only, actor=actor, clock=tick)] += 1
+        return outcome
+    if only is not None:
+        pks = [only]
+    else:
+        pks = (repo.pks_in_stage(Stage.SENDING) + repo.pks_in_stage(Stage.UNCERTAIN)
+               + repo.pks_in_stage(Stage.APPROVED))
     for pk in pks:
-        row = repo.get(pk)
-        if row.stage != Stage.APPROVED.value or row.draft is None:
-            continue
-        result = _send_one(repo, cfg, row, now, resend=resend)
-        outcome[result] += 1
+        result = _step(repo, cfg, pk, tick)
+        if result is not None:
+            outcome[result] += 1
     return outcome
 
 
-def _send_one(repo, cfg, row, now, resend: bool) -> str:
+def _step(repo: Any, cfg: Any, pk: int, tick: Clock) -> str | None:
+    row = repo.get(pk)
+    if row.draft is None:
+        return None
+    now = tick()
+    if row.stage == Stage.SENDING.value:
+        if not is_interrupted(row, cfg, now):
+            return None                       # a live sender is on it
+        return _settle(repo, cfg, row, now, Stage.SENDING, _interrupted_cause(row))
+    if row.stage == Stage.UNCERTAIN.value:
+        return _look_again(repo, cfg, row, now)
+    if row.stage == Stage.APPROVED.value:
+        if row.draft.send_error == IN_PROGRESS:
+            return _settle(repo, cfg, row, now, Stage.APPROVED,
+                           "an older responder was interrupted while sending")
+        return _send_one(repo, cfg, row, tick, expect=Stage.APPROVED, actor="system",
+                         action="sending", why="sending")
+    return None
+
+
+def is_interrupted(row: Any, cfg: Any, now: datetime) -> bool:
+    """Is the reply in stage ``sending`` provably no longer being sent by anyone?"""
+    draft = row.draft
+    if _owner_gone(draft.send_owner):
+        return True
+    started = draft.send_started_at or row.updated_at
+    return now - started > sending_grace(cfg.smtp.timeout_seconds)
+
+
+def _owner_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _owner_gone(owner: str | None) -> bool:
+    """True only when ``owner`` names a process on this host that no longer exists.
+
+    Anything else (another host, an unreadable owner, a live or reused pid, our own
+    process) is not proof; the caller then waits for ``sending_grace``.
+    """
+    if not owner:
+        return False
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:       # exists, belongs to someone else
+        return False
+    return False
+
+
+def _interrupted_cause(row: Any) -> str:
+    d = row.draft
+    started = d.send_started_at or row.updated_at
+    who = ("an older version of responder" if d.send_owner == "legacy"
+           else d.send_owner or "?")
+    return (f"the send started {started:%Y-%m-%d %H:%M:%S} UTC by {who} "
+            "was interrupted before the server's answer was recorded")
+
+
+# ---- one send ----------------------------------------------------------------------------
+
+@dataclass
+class _Progress:
+    handed_over: bool = False     # the server said 354: from here on it may have the message
+
+
+def _transmit(client: smtplib.SMTP, msg: EmailMessage, from_addr: str, to_addr: str,
+              progress: _Progress) -> None:
+    read_reply = client.getreply
+
+    def getreply() -> tuple[int, bytes]:
+        code, text = read_reply()
+        if code == 354:
+            progress.handed_over = True
+        return code, text
+
+    client.getreply = getreply  # type: ignore[method-assign]
+    client.send_message(msg, from_addr=from_addr, to_addrs=[to_addr])
+
+
+def _send_one(repo: Any, cfg: Any, row: Any, tick: Clock, *, expect: Stage, actor: str,
+              action: str, why: str) -> str | None:
     draft = row.draft
     msg = build_reply(draft, cfg.screening.loop_header_value)
-    if draft.send_error == IN_PROGRESS and not resend:
-        if _in_sent_folder(cfg, row, draft.reply_message_id):
-            _mark_sent(repo, row, now, "found in the Sent folder after an interrupted send")
-            return "sent"
-        repo.update_draft(row.id, now=now,
-                          send_error="an earlier send was interrupted and may have gone out; "
-                                     "check the Sent folder, then run "
-                                     f"'responder send --resend {row.id}' if it did not")
-        repo.record(row.id, actor="system", action="send-uncertain",
-                    reason="interrupted send: not retried automatically", now=now)
-        return "unknown"
-    repo.update_draft(row.id, now=now, send_error=IN_PROGRESS,
-                      send_attempts=(draft.send_attempts or 0) + 1)
+    owner = _owner_token()
+    attempt = (draft.send_attempts or 0) + 1
+    now = tick()
+    claimed = repo.compare_and_set(
+        row.id, expect, Stage.SENDING, actor=actor, action=action,
+        reason=f"{why}: reply {draft.reply_message_id} to {cfg.smtp.host}:{cfg.smtp.port} "
+               f"(attempt {attempt}, {owner})",
+        now=now, draft_fields=dict(send_owner=owner, send_started_at=now,
+                                   send_attempts=attempt, send_error=None))
+    if not claimed:
+        log.info("message #%s: another sender took it first", row.id)
+        return None
+    _failpoint("after-marker")
+    progress = _Progress()
     try:
         client = connect_smtp(cfg.smtp)
         try:
-            client.send_message(msg, from_addr=draft.from_addr, to_addrs=[draft.to_addr])
+            _transmit(client, msg, draft.from_addr, draft.to_addr, progress)
+            _failpoint("after-250")
         finally:
             close_smtp(client)
     except (ConnectError, AuthError, smtplib.SMTPException, OSError) as exc:
-        permanent = isinstance(exc, (smtplib.SMTPRecipientsRefused, AuthError)) or (
-            isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600)
-        text = f"{'permanent' if permanent else 'temporary'} send failure: {exc}"
-        log.warning("message #%s: %s", row.id, text)
-        repo.update_draft(row.id, now=now, send_error=text)
-        repo.record(row.id, actor="system", action="send-failed", reason=text, now=now)
-        if permanent:
-            repo.transition(row.id, Stage.DRAFTED, actor="system", action="send-failed",
-                            reason=f"back to the queue: {text}", now=now,
-                            expect=[Stage.APPROVED])
-        return "failed"
-    _mark_sent(repo, row, now, f"accepted by {cfg.smtp.host}:{cfg.smtp.port}")
+        now = tick()
+        if progress.handed_over and not isinstance(exc, smtplib.SMTPResponseException):
+            # no answer to the message itself: the server may have it
+            fresh = repo.get(row.id)
+            cause = (f"the connection to {cfg.smtp.host}:{cfg.smtp.port} failed after the "
+                     f"message was handed over ({exc})")
+            return _settle(repo, cfg, fresh, now, Stage.SENDING, cause, owner=owner)
+        return _failed(repo, row, owner, exc, now)
+    now = tick()
+    _mark_sent(repo, row, owner, now, f"accepted by {cfg.smtp.host}:{cfg.smtp.port}")
     _after_send(repo, cfg, row, msg, now)
     return "sent"
 
 
-def _mark_sent(repo, row, now, why: str) -> None:
-    repo.update_draft(row.id, now=now, send_error=None, sent_at=now)
+def _failed(repo: Any, row: Any, owner: str, exc: Exception, now: datetime) -> str:
+    """A definite failure: the server did not take the message."""
+    permanent = isinstance(exc, (smtplib.SMTPRecipientsRefused, AuthError)) or (
+        isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600)
+    text = f"{'permanent' if permanent else 'temporary'} send failure: {exc}"
+    log.warning("message #%s: %s", row.id, text)
+    to, reason = ((Stage.DRAFTED, f"back to the queue: {text}") if permanent
+                  else (Stage.APPROVED, f"{text} (retried on the next run)"))
+    fields = dict(send_error=text, send_owner=None, send_started_at=None)
+    for frm in (Stage.SENDING, Stage.UNCERTAIN):   # uncertain: another run gave up early
+        if repo.compare_and_set(row.id, frm, to, actor="system", action="send-failed",
+                                reason=reason, now=now, send_owner=owner,
+                                draft_fields=fields):
+            break
+    else:
+        repo.record(row.id, actor="system", action="send-failed", reason=text, now=now)
+    return "failed"
+
+
+def _mark_sent(repo: Any, row: Any, owner: str | None, now: datetime, why: str,
+               expect: tuple[Stage, ...] = (Stage.SENDING, Stage.UNCERTAIN),
+               actor: str = "system") -> bool:
+    fields = dict(send_error=None, sent_at=now)
+    for frm in expect:
+        if repo.compare_and_set(row.id, frm, Stage.SENT, actor=actor, action="sent",
+                                reason=f"{row.draft.reply_message_id} {why}", now=now,
+                                send_owner=owner, draft_fields=fields):
+            return True
+    log.warning("message #%s changed stage while sending", row.id)
+    return False
+
+
+# ---- interrupted and uncertain sends ---------------------------------------------------
+
+@dataclass
+class SentCheck:
+    found: bool
+    detail: str               # what was looked at, for the rep
+    hint: str                 # what a person should check
+
+
+def look_in_sent(cfg: Any, row: Any) -> SentCheck:
+    """Look for the reply's Message-ID in the Sent folder of the message's inbox."""
+    mid = row.draft.reply_message_id
+    elsewhere = (f"look for Message-ID {mid} in the log or queue of the SMTP server "
+                 f"{cfg.smtp.host}, or ask the customer")
+    box = _inbox_for(cfg, row)
+    if box is None:
+        where = f"inbox {row.inbox!r} is not configured" if row.inbox else "no inbox"
+        return SentCheck(False, f"no Sent folder to look in ({where})", elsewhere)
     try:
-        repo.transition(row.id, Stage.SENT, actor="system", action="sent",
-                        reason=f"{row.draft.reply_message_id} {why}", now=now,
-                        expect=[Stage.APPROVED])
-    except StageConflict:
-        log.warning("message #%s changed stage while sending", row.id)
+        client = connect_imap(box)
+    except (ConnectError, AuthError) as exc:
+        return SentCheck(False, f"could not look in the Sent folder of {box.name}: {exc} "
+                                "(looked for again on every run)", elsewhere)
+    try:
+        sent = box.sent_folder or find_special_folder(client, b"\\Sent", sent_fallbacks(box))
+        if not sent:
+            return SentCheck(False, f"inbox {box.name} has no Sent folder", elsewhere)
+        client.select_folder(sent, readonly=True)
+        found = bool(client.search(["HEADER", "Message-ID", mid]))
+    except (IMAPClientError, OSError) as exc:
+        return SentCheck(False, f"could not look in the Sent folder of {box.name}: {exc} "
+                                "(looked for again on every run)", elsewhere)
+    finally:
+        close_imap(client)
+    where = f"{box.name}/{sent}"
+    if found:
+        return SentCheck(True, f"found in {where}", "")
+    if server_saves_sent(box):
+        return SentCheck(False, f"not in {where} (looked for again on every run)",
+                         "the provider files sent mail in Sent itself, so it most likely "
+                         "did not go out; allow a few minutes in case it is filed late")
+    return SentCheck(False, f"not in {where} (looked for again on every run)",
+                     "responder copies a reply to Sent only after the server accepted it, "
+                     f"so its absence there proves nothing: {elsewhere}")
 
 
-def _inbox_for(cfg, row):
+def uncertain_text(pk: int, row: Any, cause: str, check: SentCheck) -> str:
+    d = row.draft
+    return (f"UNCERTAIN: {cause}; reply {d.reply_message_id} to {d.to_addr} may or may not "
+            f"have gone out. Sent folder: {check.detail}. Check: {check.hint}. Then run "
+            f"'responder send --resend {pk}' if it did not go out, or "
+            f"'responder send --mark-sent {pk}' if it did.")
+
+
+def _settle(repo: Any, cfg: Any, row: Any, now: datetime, expect: Stage, cause: str,
+            owner: str | None = None) -> str | None:
+    """An interrupted send: sent if the Sent folder has it, else uncertain. Never sends."""
+    owner = owner if owner is not None else (
+        row.draft.send_owner if expect == Stage.SENDING else None)
+    check = look_in_sent(cfg, row)
+    if check.found:
+        done = _mark_sent(repo, row, owner, now, f"{check.detail} after an interrupted send",
+                          expect=(expect,))
+        return "sent" if done else None
+    text = uncertain_text(row.id, row, cause, check)
+    log.warning("message #%s: %s", row.id, text)
+    if repo.compare_and_set(row.id, expect, Stage.UNCERTAIN, actor="system",
+                            action="send-uncertain",
+                            reason=f"{cause}; not sent again until a person decides",
+                            now=now, send_owner=owner, draft_fields=dict(send_error=text)):
+        return "unknown"
+    return None
+
+
+def _look_again(repo: Any, cfg: Any, row: Any, now: datetime) -> str:
+    check = look_in_sent(cfg, row)
+    if check.found and _mark_sent(repo, row, None, now, f"{check.detail} (was uncertain)",
+                                  expect=(Stage.UNCERTAIN,)):
+        return "sent"
+    return "unknown"
+
+
+# ---- a person's decisions ------------------------------------------------------------------
+
+def resend_one(repo: Any, cfg: Any, pk: int, *, actor: str, clock: Clock) -> str:
+    """A person checked an uncertain (or approved) reply and asks to send it.
+
+    The Sent folder is looked at once more first: a reply found there is marked sent,
+    not sent again. Raises SendRefused when the reply cannot be sent now.
+    """
+    try:
+        row = repo.get(pk)
+    except KeyError:
+        raise SendRefused(f"no message #{pk}") from None
+    if row.draft is None or not row.draft.reply_message_id:
+        raise SendRefused(f"message #{pk} has no approved reply")
+    now = clock()
+    if row.stage == Stage.SENDING.value:
+        if not is_interrupted(row, cfg, now):
+            raise SendRefused(
+                f"message #{pk} is being sent right now by {row.draft.send_owner} (since "
+                f"{row.draft.send_started_at:%H:%M:%S} UTC); wait for the outcome")
+        if _settle(repo, cfg, row, now, Stage.SENDING, _interrupted_cause(row)) == "sent":
+            return "sent"
+        row = repo.get(pk)
+    elif row.stage == Stage.APPROVED.value and row.draft.send_error == IN_PROGRESS:
+        if _settle(repo, cfg, row, now, Stage.APPROVED,
+                   "an older responder was interrupted while sending") == "sent":
+            return "sent"
+        row = repo.get(pk)
+    if row.stage == Stage.UNCERTAIN.value:
+        check = look_in_sent(cfg, row)
+        if check.found:
+            _mark_sent(repo, row, None, now, f"{check.detail}: not sent again",
+                       expect=(Stage.UNCERTAIN,))
+            return "sent"
+        result = _send_one(repo, cfg, row, clock, expect=Stage.UNCERTAIN, actor=actor,
+                           action="resend", why=f"{actor} checked and resends")
+    elif row.stage == Stage.APPROVED.value:
+        result = _send_one(repo, cfg, row, clock, expect=Stage.APPROVED, actor=actor,
+                           action="sending", why=f"sent now by {actor}")
+    else:
+        raise SendRefused(f"message #{pk} is {row.stage}: only an uncertain or approved "
+                          "reply can be resent")
+    if result is None:
+        raise SendRefused(f"message #{pk} was taken by another sender just now")
+    return result
+
+
+def mark_sent(repo: Any, pk: int, *, actor: str, now: datetime, note: str = "") -> None:
+    """A person confirmed an uncertain reply did go out (seen in a log, by the customer)."""
+    try:
+        row = repo.get(pk)
+    except KeyError:
+        raise SendRefused(f"no message #{pk}") from None
+    if row.stage != Stage.UNCERTAIN.value:
+        raise SendRefused(f"message #{pk} is {row.stage}: only an uncertain send can be "
+                          "marked sent")
+    if not _mark_sent(repo, row, None, now,
+                      f"confirmed sent by {actor}" + (f": {note}" if note else ""),
+                      expect=(Stage.UNCERTAIN,), actor=actor):
+        raise SendRefused(f"message #{pk} changed stage just now; look again")
+
+
+# ---- test-only crash points --------------------------------------------------------------
+
+def _failpoint(name: str) -> None:
+    """TEST-ONLY: SIGKILL this process at the named point of a send.
+
+    tests/test_send_crash.py sets $RESPONDER_TEST_KILL_AT to "after-marker" (claim
+    committed, SMTP not started) or "after-250" (server accepted, not yet recorded) in
+    the environment of a ``responder send`` subprocess. There is no config key for it;
+    unset, this does nothing.
+    """
+    if os.environ.get(FAILPOINT_ENV) == name:
+        log.warning("%s=%s: killing this process (test-only failpoint)", FAILPOINT_ENV, name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ---- after the send ------------------------------------------------------------------------
+
+def _inbox_for(cfg: Any, row: Any) -> Any:
     for box in cfg.inbox:
         if box.name == row.inbox:
             return box
     return None
 
 
-def _in_sent_folder(cfg, row, reply_message_id: str) -> bool:
-    box = _inbox_for(cfg, row)
-    if box is None:
-        return False
-    try:
-        client = connect_imap(box)
-    except (ConnectError, AuthError) as exc:
-        log.warning("cannot check the Sent folder: %s", exc)
-        return False
-    try:
-        sent = box.sent_folder or find_special_folder(client, b"\\Sent", ("Sent", "Sent Items"))
-        if not sent:
-            return False
-        client.select_folder(sent, readonly=True)
-        return bool(client.search(["HEADER", "Message-ID", reply_message_id]))
-    finally:
-        close_imap(client)
-
-
-def _after_send(repo, cfg, row, msg: EmailMessage, now) -> None:
+def _after_send(repo: Any, cfg: Any, row: Any, msg: EmailMessage, now: datetime) -> None:
     """Copy to Sent and flag the original \\Answered; failures are recorded, not fatal."""
     box = _inbox_for(cfg, row)
     if box is None:

@@ -12,9 +12,9 @@ import logging
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import create_engine, event, exists, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -185,6 +185,36 @@ class Repository:
                 self._put_draft(s, row, draft, now)
             s.add(EventRow(message_pk=pk, at=now, from_stage=from_stage, to_stage=to.value,
                            actor=actor, action=action, reason=reason))
+
+    def compare_and_set(self, pk: int, expect: Stage, to: Stage, *, actor: str, action: str,
+                        reason: str, now: datetime, send_owner: str | None = None,
+                        draft_fields: dict[str, Any] | None = None) -> bool:
+        """Move message ``pk`` from ``expect`` to ``to`` in ONE conditional UPDATE.
+
+        Returns False (and changes nothing) when the message is not in ``expect``, or,
+        with ``send_owner``, when its draft's current send attempt is not that owner's.
+        Unlike ``transition`` there is no read before the write, so two processes
+        racing for the same message (the scheduler's send job and a CLI ``send``) on
+        SQLite or PostgreSQL cannot both win. ``draft_fields`` are set on the draft in
+        the same transaction; the audit event too.
+        """
+        with self.session() as s:
+            cond = [MessageRow.id == pk, MessageRow.stage == expect.value]
+            if send_owner is not None:
+                cond.append(exists().where(DraftRow.message_pk == pk,
+                                           DraftRow.send_owner == send_owner))
+            moved = s.execute(update(MessageRow).where(*cond)
+                              .values(stage=to.value, updated_at=now)
+                              .execution_options(synchronize_session=False))
+            if moved.rowcount != 1:
+                return False
+            if draft_fields:
+                s.execute(update(DraftRow).where(DraftRow.message_pk == pk)
+                          .values(**draft_fields, updated_at=now)
+                          .execution_options(synchronize_session=False))
+            s.add(EventRow(message_pk=pk, at=now, from_stage=expect.value, to_stage=to.value,
+                           actor=actor, action=action, reason=reason))
+            return True
 
     def record(self, pk: int, *, actor: str, action: str, reason: str, now: datetime) -> None:
         """An audit event that does not change the stage (an edit, an override)."""

@@ -6,6 +6,7 @@ Backends: "builtin" (offline default: character n-grams, words and a keyword lay
 with a linear head trained by scripts/train_intent.py, needs only numpy) and
 "transformers" (any text-classification model whose labels are the intents).
 """
-from responder.core.intent.base import IntentClassifier, make_classifier
+from responder.core.intent.base import IntentClassifier
+from responder.core.intent.factory import make_classifier
 
 __all__ = ["IntentClassifier", "make_classifier"]

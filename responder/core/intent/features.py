@@ -24,7 +24,7 @@ import zlib
 from typing import Iterable
 
 from responder.core.intent.keywords import KeywordMatcher
-from responder.core.intent.normalize import fold, tokens
+from responder.core.text import fold, tokens
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
@@ -58,7 +58,7 @@ class Featurizer:
         self.closing_words = closing_words
         self.matcher = matcher or KeywordMatcher.default()
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, int]:
         return {"char_min": self.char_min, "char_max": self.char_max,
                 "closing_words": self.closing_words}
 
@@ -67,7 +67,7 @@ class Featurizer:
         text = clean(text)
         subject, _, body = text.partition("\n")
         folded = fold(text)
-        words = tokens(folded)
+        words = tokens(folded, digits_as_zero=True)
         out: dict[str, dict[int, float]] = {b: {} for b in self.BLOCKS}
 
         # character n-grams inside word boundaries (like scikit-learn's char_wb)
@@ -93,7 +93,7 @@ class Featurizer:
                 key = zlib.crc32(("w:" + prev + " " + word).encode("utf-8"))
                 w[key] = w.get(key, 0.0) + 1.0
             prev = word
-        for word in tokens(fold(subject)):
+        for word in tokens(fold(subject), digits_as_zero=True):
             key = zlib.crc32(("s:" + word).encode("utf-8"))
             w[key] = w.get(key, 0.0) + 1.0
 
@@ -107,7 +107,7 @@ class Featurizer:
             if pos >= tail:
                 key = feature_id("k:end:" + intent)
                 k[key] = k.get(key, 0.0) + 1.0
-        for intent in self.matcher.match(tokens(fold(subject))):
+        for intent in self.matcher.match(tokens(fold(subject), digits_as_zero=True)):
             k[feature_id("k:subject:" + intent)] = 1.0
         return out
 

@@ -5,7 +5,7 @@ They are not rules: each intent's hits become one feature the trained head weigh
 training mail is thin and keep common phrasings recognised in every language.
 
 Syntax of an entry (compared after lower-casing and removing accents, see
-normalize.fold, so "zrušit" and "zrusit" are the same):
+responder.core.text.fold, so "zrušit" and "zrusit" are the same):
 
     word          the whole word only
     stem*         any word starting with stem (inflected forms)
@@ -18,10 +18,9 @@ taken from the evaluation data. A changed list needs a re-train
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
-from responder.core.intent.normalize import fold as _fold
+from responder.core.text import fold, tokens
 
 CUES: dict[str, dict[str, str]] = {
     "en": {
@@ -251,9 +250,6 @@ CUES: dict[str, dict[str, str]] = {
 
 INTENTS_WITH_CUES = tuple(CUES["en"])
 
-_WORD = re.compile(r"\w+", re.U)
-
-
 # a token pattern: (kind, text) with kind "=" exact, "^" prefix, "~" contains
 Pattern = tuple[tuple[str, str], ...]
 
@@ -262,9 +258,8 @@ def _compile(entry: str) -> Pattern | None:
     parts: list[tuple[str, str]] = []
     for piece in entry.split():
         lead, trail = piece.startswith("*"), piece.endswith("*")
-        subs = _WORD.findall(_fold(piece.strip("*")).replace("_", " "))
-        # digits in cue words are compared like the text: any digit run is "0"
-        subs = [re.sub(r"\d+", "0", s) for s in subs]
+        # split and compared like the text: folded, any digit run is "0"
+        subs = tokens(fold(piece.strip("*")).replace("_", " "), digits_as_zero=True)
         for j, sub in enumerate(subs):
             if lead and j == 0:
                 parts.append(("~", sub))
@@ -335,7 +330,8 @@ class KeywordMatcher:
         return found
 
     def match(self, words: list[str]) -> dict[str, int]:
-        """{intent: number of cue hits} over folded tokens (normalize.tokens)."""
+        """{intent: number of cue hits} in the words of a text
+        (``tokens(fold(text), digits_as_zero=True)``)."""
         hits: dict[str, int] = {}
         for intent, _, _ in self.positions(words):
             hits[intent] = hits.get(intent, 0) + 1

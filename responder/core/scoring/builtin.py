@@ -33,6 +33,12 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 HEAD_NPZ = "hostility_head.npz"
 HEAD_JSON = "hostility_head.json"
 EVIDENCE_MAX = 3
+# Labels and evidence explain a score; they do not decide a hold (the cooling
+# policy does, with scoring.hold_threshold). A sentence or message is described as
+# abusive at the model's own boundary, probability 0.5, and a sentence is evidence
+# from half of that.
+LABEL_SCORE = 0.5
+EVIDENCE_SCORE = 0.5 * LABEL_SCORE
 # the label reported when the head holds a message but no word list names why
 FALLBACK_LABEL = "contempt"
 
@@ -160,10 +166,9 @@ class BuiltinScorer:
 
     name = "builtin"
 
-    def __init__(self, hold_threshold: float = 0.5, batch_size: int = 32,
+    def __init__(self, batch_size: int = 32,
                  device: str = "cpu", head_dir: str | Path | None = None,
                  encoder: SentenceEncoder | None = None, encoder_dir: str | Path | None = None):
-        self.hold_threshold = float(hold_threshold)
         self.batch_size = max(1, int(batch_size))
         self.head = Head.load(head_dir)
         self.encoder = encoder or get_encoder(encoder_dir, device=device)
@@ -207,14 +212,14 @@ class BuiltinScorer:
     def _verdict(self, sents: list[str], z: np.ndarray, feats: list[SentenceFeatures]
                  ) -> HostilityVerdict:
         if not sents:
-            return HostilityVerdict(score=0.0, hostile=False)
+            return HostilityVerdict(score=0.0)
         score = float(_sigmoid(self.head.message_logit(z)))
-        hostile = score >= self.hold_threshold
+        hostile = score >= LABEL_SCORE
         sent_scores = _sigmoid(z)
         order = np.argsort(-z, kind="stable")
-        floor = 0.5 * self.hold_threshold
+        floor = EVIDENCE_SCORE
         evidence = [sents[i] for i in order[:EVIDENCE_MAX] if sent_scores[i] >= floor]
         if hostile and not evidence:
             evidence = [sents[int(order[0])]]
         labels = labels_from_hits([f.hits for f in feats], hostile, sent_scores, floor)
-        return HostilityVerdict(score=score, hostile=hostile, labels=labels, evidence=evidence)
+        return HostilityVerdict(score=score, labels=labels, evidence=evidence)

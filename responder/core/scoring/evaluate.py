@@ -2,16 +2,17 @@
 
 Records are corpus lines (see responder.core.corpus): ``hostility`` is one of
 hostile / complaint / neutral. The text scored is the customer's own words as
-the real parser finds them in the record turned into an e-mail (falling back
-to the body without '>' lines when the parser is not available), with the
+the real parser finds them in the record turned into an e-mail, with the
 parser's detected language, as in the live pipeline.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
+from responder.config import ScoringSection
+from responder.core import corpus, parsing
+from responder.core.cooling import is_hostile
 from responder.core.model import LANGUAGES
-from responder.core.scoring.text import strip_quotes
 
 HOSTILE = "hostile"
 COMPLAINT = "complaint"
@@ -19,21 +20,12 @@ COMPLAINT = "complaint"
 
 def prepare(records: Sequence[dict]) -> tuple[list[str], list[str | None]]:
     """(own words, language) per record, the way the pipeline would see them."""
-    try:
-        from responder.core import corpus
-        from responder.core import parsing
-    except ImportError:
-        parsing = None
     texts: list[str] = []
     langs: list[str | None] = []
     for rec in records:
-        if parsing is not None:
-            parsed = parsing.parse(corpus.to_raw(rec))
-            texts.append(parsed.own_words or parsed.text)
-            langs.append(parsed.language or rec.get("lang"))
-        else:
-            texts.append(strip_quotes(rec.get("body", "")))
-            langs.append(rec.get("lang"))
+        parsed = parsing.parse(corpus.to_raw(rec))
+        texts.append(parsed.own_words or parsed.text)
+        langs.append(parsed.language or rec.get("lang"))
     return texts, langs
 
 
@@ -72,8 +64,11 @@ def _figures(rows: list[tuple[str, float, bool]]) -> dict:
 
 
 def evaluate(scorer, records: Sequence[dict], texts: Sequence[str] | None = None,
-             languages: Sequence[str | None] | None = None, batch_size: int = 64) -> dict:
-    """Per-language and overall figures of the scorer's hold decision.
+             languages: Sequence[str | None] | None = None, batch_size: int = 64,
+             hold_threshold: float = ScoringSection.model_fields["hold_threshold"].default,
+             ) -> dict:
+    """Per-language and overall figures of the hold decision (score >= ``hold_threshold``,
+    :func:`responder.core.cooling.is_hostile`).
 
     ``texts``/``languages`` may be given to skip parsing (they must match records).
     """
@@ -88,14 +83,14 @@ def evaluate(scorer, records: Sequence[dict], texts: Sequence[str] | None = None
     by_lang: dict[str, list] = {}
     all_rows = []
     for rec, verdict in zip(records, verdicts):
-        row = (rec.get("hostility"), float(verdict.score), bool(verdict.hostile))
+        row = (rec.get("hostility"), float(verdict.score), is_hostile(verdict, hold_threshold))
         by_lang.setdefault(rec.get("lang") or "?", []).append(row)
         all_rows.append(row)
     order = [lang for lang in LANGUAGES if lang in by_lang] + sorted(
         lang for lang in by_lang if lang not in LANGUAGES)
     return {
         "scorer": getattr(scorer, "name", type(scorer).__name__),
-        "threshold": getattr(scorer, "hold_threshold", None),
+        "threshold": hold_threshold,
         "languages": {lang: _figures(by_lang[lang]) for lang in order},
         "all": _figures(all_rows),
     }

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from responder.core.languages import LANGUAGES
 from responder.core.scoring.lexicon import Hit, Lexicon
-from responder.core.scoring.text import fold, tokens
+from responder.core.text import fold, tokens
 
 HASH_BITS = 18
 HASH_DIM = 1 << HASH_BITS
 EMB_DIM = 384
-LANG_ORDER = ("en", "fr", "de", "es", "ru", "cs", "et")
+LANG_ORDER = LANGUAGES   # one-hot language features, in the registry's order
 
 COUNT_CATEGORIES = ("insult", "profanity", "mild", "contempt", "threat",
                     "reputation_threat", "listed")
@@ -110,7 +111,7 @@ def lexicon_features(sentence: str, words: list[str], hits: list[Hit], lang: str
 
 
 def sentence_features(sentence: str, lang: str, lexicon: Lexicon) -> SentenceFeatures:
-    words = tokens(fold(sentence))
+    words = tokens(fold(sentence), masked=True)
     hits = lexicon.find(words)
     idx, val = hash_features(words)
     return SentenceFeatures(idx, val, lexicon_features(sentence, words, hits, lang), hits)

@@ -3,9 +3,9 @@
 A :class:`Lexicon` finds, in one sentence, the words and phrases of each
 category (insult, profanity, mild, contempt, threat, reputation_threat, target,
 and ``listed`` for words of the glin-profanity package's lists). Matching is
-on folded words (lower case, no accents), so customers who type without
-diacritics are matched too; ``stem*``, ``*suffix``, ``*part*`` and ``...``
-(a gap of up to three words) cover inflected forms and loose phrases.
+on folded words (``responder.core.text``: lower case, no accents), so customers
+who type without diacritics are matched too; ``stem*``, ``*suffix``, ``*part*``
+and ``...`` (a gap of up to three words) cover inflected forms and loose phrases.
 Obfuscated words (f*ck, sh1t, a$$hole) are tried against the list's words.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from responder.core.scoring.text import fold, tokens
+from responder.core.text import fold, tokens
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def parse_entry(entry: str) -> tuple[tuple[str, str], ...]:
             continue
         lead = raw.startswith("*") and len(raw) > 1 and raw[1] != "*"
         trail = raw.endswith("*") and len(raw) > 1 and raw[-2] != "*"
-        words = tokens(raw.strip("*") if (lead or trail) else raw)
+        words = tokens(raw.strip("*") if (lead or trail) else raw, masked=True)
         if not words:
             continue
         for k, word in enumerate(words):
@@ -211,7 +211,8 @@ class Lexicon:
                 return True
         return False
 
-    def _match_rest(self, pats, k: int, forms: list[list[str]], i: int) -> int | None:
+    def _match_rest(self, pats: tuple[tuple[str, str], ...], k: int, forms: list[list[str]],
+                    i: int) -> int | None:
         """End index when pats[k:] match from word i on, else None."""
         if k == len(pats):
             return i
@@ -263,7 +264,7 @@ class Lexicon:
         return out
 
     def find(self, words: list[str]) -> list[Hit]:
-        """Hits in a sentence given as folded words (see text.tokens)."""
+        """Hits in a sentence given as folded words: ``core.text.tokens(fold(s), masked=True)``."""
         if self._spell:
             words = [self._spell(w) for w in words]
         forms = self.word_forms(words)
@@ -290,7 +291,7 @@ class Lexicon:
         return hits
 
     def find_text(self, sentence: str) -> list[Hit]:
-        return self.find(tokens(fold(sentence)))
+        return self.find(tokens(fold(sentence), masked=True))
 
 
 @lru_cache(maxsize=16)

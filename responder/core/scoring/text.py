@@ -7,7 +7,11 @@ words, and guess the language when the caller does not know it.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from responder.core.languages import REPLY_LANGUAGES
+from responder.core.parsing.quotes import strip_quotes as _strip_quotes
+from responder.core.text import fold
+from responder.core.text import tokens as _tokens
 
 # A long mail is scored sentence by sentence; a very long "sentence" (a wall
 # of text without stops) is cut into chunks of this many words, and at most
@@ -16,37 +20,11 @@ MAX_WORDS = 48
 CHUNK_OVERLAP = 8
 MAX_SENTENCES = 200
 
-_WROTE = re.compile(
-    r"\b(wrote|writes|a écrit|a ecrit|schrieb|hat geschrieben|escribió|escribio|"
-    r"написал|написала|пишет|napsal|napsala|kirjutas|kirjutab)\b",
-    re.IGNORECASE,
-)
-_ORIGINAL = re.compile(
-    r"^\s*(-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|"
-    r"mensaje original|исходное сообщение|původní zpráva|algne sõnum)\s*-{2,}|"
-    r"_{8,})\s*$",
-    re.IGNORECASE,
-)
-
-
 def strip_quotes(text: str) -> str:
     """The text without quoted lines ('>' lines), their "X wrote:" line, and
-    anything after an "-----Original Message-----" separator."""
-    lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        if _ORIGINAL.match(line):
-            break
-        if stripped.startswith(">"):
-            continue
-        if stripped.endswith(":") and _WROTE.search(stripped):
-            # an attribution line: drop it when quoted lines follow
-            nxt = next((ln for ln in lines[i + 1:] if ln.strip()), "")
-            if nxt.lstrip().startswith(">"):
-                continue
-        kept.append(line)
-    return "\n".join(kept)
+    anything from an "-----Original Message-----" or forwarded-message separator
+    on (the project's one quote stripper, responder.core.parsing.quotes)."""
+    return _strip_quotes(text)
 
 
 _SENT_END = re.compile(r"(?<=[.!?…;])\s+(?=\S)|(?<=[.!?…])(?=[A-ZÀ-ÖØ-ÞА-ЯЁ][a-zà-öø-ÿа-яё])")
@@ -81,53 +59,16 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-_FOLD_EXTRA = str.maketrans({
-    "ß": "ss", "œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ı": "i",
-    "’": "'", "‘": "'", "`": "'", "´": "'",
-})
-
-
-def fold(text: str) -> str:
-    """Lower-case, accents removed (é->e, č->c, õ->o, ё->е, й->и)."""
-    text = text.lower().translate(_FOLD_EXTRA)
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-_TOKEN = re.compile(r"[\w@$*]+|🖕")
-
-
 def tokens(folded: str) -> list[str]:
-    """Words of folded text. '*', '@' and '$' stay inside words (f*ck, a$$)."""
-    out = []
-    for tok in _TOKEN.findall(folded):
-        if tok == "🖕":
-            out.append(tok)
-            continue
-        if not any(ch.isalnum() for ch in tok):
-            continue
-        out.append(tok)
-    return out
+    """Words of folded text as the hostility word lists read them: '*', '@' and
+    '$' stay inside words (f*ck, a$$). Kept for transformers_backend; new code
+    calls ``responder.core.text.tokens(folded, masked=True)``."""
+    return _tokens(folded, masked=True)
 
 
-# Tiny language guesser for when the caller does not know the language:
-# common function words of each supported language, plus the script.
-_STOPWORDS = {
-    "en": "the and you your is are to of for my it this that not have was with be i me "
-          "we what please order refund",
-    "fr": "le la les et vous votre vos est pour que pas une un des je mon ma mes ce "
-          "avec sur commande merci",
-    "de": "der die das und sie ihr ist nicht ich mein meine ein eine zu mit für fuer "
-          "auf bitte bestellung",
-    "es": "el la los las y usted ustedes su es no por para que mi un una con del "
-          "pedido gracias",
-    "cs": "a je se na že ze jsem to mi vám vam váš vas vaše vase jste pro objednávka "
-          "objednavka děkuji dekuji",
-    "et": "ja on et ei ma mu te teie see oma kas minu tellimus palun aitäh aitah "
-          "olete oli",
-    "ru": "и в не на я что вы вас мой мне это с по заказ пожалуйста",
-}
-_STOP_SETS = {lang: set(fold(words).split()) for lang, words in _STOPWORDS.items()}
+# Tiny language guesser for when the caller does not know the language: the
+# function words of each reply language (core/languages.py), plus the script.
+_STOP_SETS = {lang.code: set(fold(lang.function_words).split()) for lang in REPLY_LANGUAGES}
 
 
 def guess_language(text: str, default: str = "en") -> str:

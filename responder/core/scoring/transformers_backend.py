@@ -24,7 +24,8 @@ from typing import Sequence
 import numpy as np
 
 from responder.core.model import HostilityVerdict
-from responder.core.scoring.builtin import EVIDENCE_MAX, labels_from_hits, resolve_languages
+from responder.core.scoring.builtin import (EVIDENCE_MAX, EVIDENCE_SCORE, LABEL_SCORE,
+                                            labels_from_hits, resolve_languages)
 from responder.core.scoring.encoder import quiet_loading
 from responder.core.scoring.errors import ModelUnavailable
 from responder.core.scoring.lexicon import load_lexicon
@@ -108,14 +109,13 @@ def load_classifier(model: str, device: str = "cpu"):
 class TransformersScorer:
     name = "transformers"
 
-    def __init__(self, model: str, hold_threshold: float = 0.5, batch_size: int = 16,
+    def __init__(self, model: str, batch_size: int = 16,
                  hostile_labels: Sequence[str] | None = None, device: str = "cpu",
                  max_tokens: int = 256):
         import torch
 
         self._torch = torch
         self.model_id = model
-        self.hold_threshold = float(hold_threshold)
         self.batch_size = max(1, int(batch_size))
         self.device = device
         self.tokenizer, self.model = load_classifier(model, device)
@@ -166,16 +166,16 @@ class TransformersScorer:
         probs = self.label_probabilities(flat)
         hostility = self._hostility(probs) if len(flat) else np.zeros(0, np.float32)
         verdicts, k = [], 0
-        floor = 0.5 * self.hold_threshold
+        floor = EVIDENCE_SCORE
         for sents, lang in zip(per_text, langs):
             n = len(sents)
             if n == 0:
-                verdicts.append(HostilityVerdict(score=0.0, hostile=False))
+                verdicts.append(HostilityVerdict(score=0.0))
                 continue
             h, p = hostility[k:k + n], probs[k:k + n]
             k += n
             score = float(h.max())
-            hostile = score >= self.hold_threshold
+            hostile = score >= LABEL_SCORE
             order = np.argsort(-h, kind="stable")
             evidence = [sents[i] for i in order[:EVIDENCE_MAX] if h[i] >= floor]
             if hostile and not evidence:
@@ -186,11 +186,10 @@ class TransformersScorer:
                     continue
                 for j, lab in enumerate(self.labels):
                     mapped = MODEL_LABEL_MAP.get(lab.lower())
-                    if mapped and p[i, j] >= self.hold_threshold:
+                    if mapped and p[i, j] >= LABEL_SCORE:
                         extra.add(mapped)
             lexicon = load_lexicon(lang)
             hits = [lexicon.find(tokens(fold(s))) for s in sents]
             labels = labels_from_hits(hits, hostile, h, floor, extra=sorted(extra))
-            verdicts.append(HostilityVerdict(score=score, hostile=hostile, labels=labels,
-                                             evidence=evidence))
+            verdicts.append(HostilityVerdict(score=score, labels=labels, evidence=evidence))
         return verdicts

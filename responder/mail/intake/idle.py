@@ -47,6 +47,7 @@ from typing import Callable
 
 from imapclient.exceptions import IMAPClientError
 
+from responder.core.clock import utcnow
 from responder.mail.connections import AuthError, ConnectError, close_imap, connect_imap
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,6 @@ NETWORK_ERRORS = (ConnectError, OSError, ssl.SSLError, socket.timeout, IMAPClien
                   imaplib.IMAP4.error, EOFError)
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 _ROUTINE = {"syncing", "idling"}

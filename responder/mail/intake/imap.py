@@ -32,7 +32,8 @@ from imapclient.exceptions import IMAPClientError
 
 from responder.mail.connections import (AuthError, ConnectError, close_imap, connect_imap,
                                          find_special_folder)
-from responder.core.cooling import reply_deadline
+from responder.config import Config
+from responder.core.cooling import CoolingPolicy, reply_deadline
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def _folder_lock(inbox: str, folder: str) -> threading.Lock:
         return _locks.setdefault((inbox, folder), threading.Lock())
 
 
-def sync_inbox(box, repo, now: datetime, *, reply_deadline_hours: float = 24.0,
+def sync_inbox(box, repo, now: datetime, *, policy: CoolingPolicy | None = None,
                client: IMAPClient | None = None) -> SyncResult:
     """One sync of ``box``'s folder into ``repo``. Returns what was stored.
 
@@ -72,13 +73,14 @@ def sync_inbox(box, repo, now: datetime, *, reply_deadline_hours: float = 24.0,
         own_client = client is None
         client = client or connect_imap(box)
         try:
-            return _sync(client, box, repo, now, reply_deadline_hours)
+            return _sync(client, box, repo, now,
+                         policy or CoolingPolicy.from_config(Config()))
         finally:
             if own_client:
                 close_imap(client)
 
 
-def _sync(client: IMAPClient, box, repo, now: datetime, deadline_hours: float) -> SyncResult:
+def _sync(client: IMAPClient, box, repo, now: datetime, policy: CoolingPolicy) -> SyncResult:
     info = client.select_folder(box.folder, readonly=True)
     uidvalidity = int(info[b"UIDVALIDITY"])
     uidnext = int(info.get(b"UIDNEXT") or 0)
@@ -142,7 +144,7 @@ def _sync(client: IMAPClient, box, repo, now: datetime, deadline_hours: float) -
             received_at = min(received_at, now)
             pk, is_new = repo.store_raw(
                 raw, source="imap", received_at=received_at,
-                deadline_at=reply_deadline(received_at, deadline_hours),
+                deadline_at=reply_deadline(received_at, policy),
                 message_id=_message_id(raw), inbox=box.name, folder=box.folder,
                 uidvalidity=uidvalidity, uid=uid, actor=f"imap:{box.name}")
             if is_new:

@@ -10,21 +10,22 @@ from typing import Callable
 
 from aiosmtpd.controller import Controller
 
-from responder.core.cooling import reply_deadline
+from responder.core.clock import utcnow
+from responder.core.cooling import CoolingPolicy, reply_deadline
 from responder.mail.intake.imap import _message_id
 
 log = logging.getLogger(__name__)
 
 
 class IngressHandler:
-    def __init__(self, repo, accept: set[str], deadline_hours: float,
+    def __init__(self, repo, accept: set[str], policy: CoolingPolicy,
                  on_stored: Callable[[int], None] | None = None,
                  clock: Callable[[], datetime] | None = None):
         self.repo = repo
         self.accept = {a.lower() for a in accept}
-        self.deadline_hours = deadline_hours
+        self.policy = policy
         self.on_stored = on_stored
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or utcnow
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() not in self.accept:
@@ -40,7 +41,7 @@ class IngressHandler:
         try:
             pk, is_new = self.repo.store_raw(
                 raw, source="smtp", received_at=now,
-                deadline_at=reply_deadline(now, self.deadline_hours),
+                deadline_at=reply_deadline(now, self.policy),
                 message_id=_message_id(raw), inbox=None, folder=None,
                 actor=f"smtp:{session.peer[0] if session.peer else '?'}")
         except Exception:  # noqa: BLE001 - tell the sender to retry; nothing is lost
@@ -56,7 +57,7 @@ class IngressHandler:
 
 def start_ingress(repo, cfg, on_stored=None, clock=None) -> Controller:
     """Start the ingress server in a thread. Call ``.stop()`` on the result."""
-    handler = IngressHandler(repo, set(cfg.shop.addresses), cfg.cooling.reply_deadline_hours,
+    handler = IngressHandler(repo, set(cfg.shop.addresses), CoolingPolicy.from_config(cfg),
                              on_stored=on_stored, clock=clock)
     controller = Controller(handler, hostname=cfg.ingress.host, port=cfg.ingress.port,
                             data_size_limit=cfg.ingress.max_message_bytes)

@@ -1,0 +1,41 @@
+"""Build the scorer the ``[scoring]`` section asks for."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from responder.config import ScoringSection
+from responder.core.scoring.base import Scorer
+
+log = logging.getLogger(__name__)
+
+
+def make_scorer(cfg: ScoringSection | None = None) -> Scorer:
+    """The scorer that ``cfg`` (the [scoring] section) asks for. Every default lives in
+    the config model; this reads the section as it is.
+
+    Raises ModelUnavailable, with what to do, when the model cannot be loaded.
+    """
+    cfg = cfg if cfg is not None else ScoringSection()
+    backend = cfg.backend.strip().lower()
+    model = cfg.model.strip()
+    batch_size = int(cfg.batch_size)
+    device = cfg.device or "cpu"
+    if backend == "builtin":
+        from responder.core.scoring.builtin import HEAD_NPZ, BuiltinScorer
+        head_dir = None
+        if model:
+            folder = Path(model).expanduser()
+            if (folder / HEAD_NPZ).is_file():
+                head_dir = folder                  # a head trained on the shop's own mail
+            else:
+                log.warning("scoring.model=%r is ignored by the builtin backend (it is not a "
+                            "folder with %s)", model, HEAD_NPZ)
+        return BuiltinScorer(batch_size=batch_size, device=device,
+                             head_dir=head_dir)
+    if backend == "transformers":
+        from responder.core.scoring.transformers_backend import DEFAULT_HOSTILE_LABELS, TransformersScorer
+        labels = list(cfg.hostile_labels or DEFAULT_HOSTILE_LABELS)
+        return TransformersScorer(model, batch_size=batch_size,
+                                  hostile_labels=labels, device=device)
+    raise ValueError(f"unknown scoring backend {backend!r} (expected builtin or transformers)")
