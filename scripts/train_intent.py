@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +100,7 @@ def cross_validate(counts, y, groups, folds, seed, word, keyword, C):
 def per_language_accuracy(pred, y, langs) -> dict[str, float]:
     out = {}
     for lang in sorted(set(langs)):
-        mask = np.array([l == lang for l in langs])
+        mask = np.array([code == lang for code in langs])
         out[lang] = float((pred[mask] == y[mask]).mean())
     return out
 
@@ -140,7 +139,7 @@ def main(argv=None) -> int:
     featurizer = Featurizer()
     counts = [featurizer.counts(t) for t in texts]
     print(f"{len(records)} train records, languages "
-          + ", ".join(f"{l}={langs.count(l)}" for l in sorted(set(langs)))
+          + ", ".join(f"{code}={langs.count(code)}" for code in sorted(set(langs)))
           + f"; features in {time.time() - t0:.1f}s", flush=True)
 
     grid = list(itertools.product(GRID_C, GRID_WORD, GRID_KEYWORD))
@@ -172,7 +171,8 @@ def main(argv=None) -> int:
     for floor in (0.3, 0.4, 0.5):
         below = conf < floor
         print(f"  cv: confidence < {floor}: {below.mean():.1%} of messages "
-              f"(accuracy of the rest {ok[~below].mean():.3f}, of those {ok[below].mean() if below.any() else float('nan'):.3f})")
+              f"(accuracy of the rest {ok[~below].mean():.3f}, "
+              f"of those {ok[below].mean() if below.any() else float('nan'):.3f})")
 
     cfg = block_cfg(best["word"], best["keyword"])
     vocab = Vocabulary.build(counts, BLOCKS, cfg, MIN_DF)
@@ -186,9 +186,9 @@ def main(argv=None) -> int:
         "featurizer": featurizer.params(),
         "min_df": MIN_DF,
         "C": best["C"],
-        "trained": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "trained": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "train_records": len(records),
-        "train_by_language": {l: langs.count(l) for l in sorted(set(langs))},
+        "train_by_language": {code: langs.count(code) for code in sorted(set(langs))},
         "cv": {"folds": args.folds, "accuracy": round(best["accuracy"], 4),
                "by_language": {k: round(v, 4) for k, v in best["by_language"].items()},
                "grid": [{k: (round(v, 4) if isinstance(v, float) else v)

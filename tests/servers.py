@@ -647,7 +647,7 @@ class SlowSmtpSink(SmtpSink):
             await asyncio.sleep(self.reply_delay)
         return reply
 
-    def message_ids(self) -> List[str]:
+    def message_ids(self) -> list[str]:
         """The Message-ID header of every recorded message, in arrival order."""
         from email import message_from_bytes, policy
 

@@ -15,8 +15,12 @@ PKG = ROOT / "responder"
 
 # Each layer may import itself and the layers listed for it, nothing else.
 LAYERS = {
-    "responder.cli": {"responder.cli", "responder.app", "responder.mail", "responder.store",
-                      "responder.core", "responder.config", "responder.providers", "responder.resources"},
+    "responder.cli": {"responder.cli", "responder.web", "responder.app", "responder.mail",
+                      "responder.store", "responder.core", "responder.config",
+                      "responder.providers", "responder.resources"},
+    # the web page: a front end beside the CLI; only the CLI starts it
+    "responder.web": {"responder.web", "responder.app", "responder.store", "responder.core",
+                      "responder.config", "responder.resources"},
     "responder.app": {"responder.app", "responder.mail", "responder.store", "responder.core",
                       "responder.config", "responder.resources"},
     "responder.mail": {"responder.mail", "responder.core", "responder.config",

@@ -7,11 +7,11 @@ mail); each docstring names the real-world form it reproduces.
 """
 from __future__ import annotations
 
+from test_parsing import OLD_MAC_MAIL
+
 from responder.app.replay import iter_sources
 from responder.core.parsing import parse
 from responder.core.screening import ScreenContext, screen
-
-from test_parsing import OLD_MAC_MAIL
 
 CTX = ScreenContext(own_addresses=frozenset({"support@shop.test"}),
                     own_message_id_domains=frozenset({"responder.shop.test"}))

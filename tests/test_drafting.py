@@ -121,3 +121,19 @@ def test_html_alternative_escapes_what_the_customer_wrote():
     assert "<script>" not in draft.html_body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in draft.html_body
     assert "<blockquote>" in draft.html_body
+
+
+def test_a_broken_template_is_named_in_the_notes_not_silently_replaced(tmp_path):
+    folder = tmp_path / "replies" / "fr"
+    folder.mkdir(parents=True)
+    (folder / "where_is_my_order.txt.j2").write_text("Bonjour {% if %}\n")
+    draft = build_draft(_parsed(language="fr"), intent=IntentVerdict("where_is_my_order", 0.9),
+                        hostility=None, shop=SHOP, renderer=TemplateRenderer(tmp_path))
+    assert draft.language == "en" and draft.fallback_language
+    note = " ".join(draft.notes)
+    assert "where_is_my_order.txt.j2, line 1" in note and "broken" in note
+    assert "templates check" in note
+    # a template that is simply missing keeps the plain fallback note
+    plain = build_draft(_parsed(language="xx"), intent=IntentVerdict("where_is_my_order", 0.9),
+                        hostility=None, shop=SHOP, renderer=TemplateRenderer())
+    assert "broken" not in " ".join(plain.notes) and plain.fallback_language

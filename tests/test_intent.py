@@ -229,7 +229,7 @@ def _tiny_bert(folder: Path, labels: list[str]) -> Path:
     config = transformers.BertConfig(
         vocab_size=5 + len(WORDS), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=64, num_labels=len(labels),
-        id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+        id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})
     model = transformers.BertForSequenceClassification(config)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -330,7 +330,8 @@ def test_evaluate_counts_and_confusion():
     assert m[INTENTS.index("refund_request")][INTENTS.index("cancel_order")] == 1
     assert m[INTENTS.index("thanks_or_praise")][INTENTS.index("other")] == 1
     assert sum(map(sum, m)) == 6
-    assert {"true": "refund_request", "pred": "cancel_order", "count": 1} in report["top_confusions"]
+    assert ({"true": "refund_request", "pred": "cancel_order", "count": 1}
+            in report["top_confusions"])
     assert report["low_confidence"] == 2
     text = format_report(report)
     assert "accuracy" in text and "refund_request -> cancel_order" in text

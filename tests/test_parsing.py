@@ -14,7 +14,7 @@ import random
 import re
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -468,7 +468,8 @@ def test_header_oddities_do_not_crash():
 
 def test_latin1_raw_subject_uses_the_body_charset():
     raw = (b"From: a@example.com\r\nSubject: R\xe9clamation\r\n"
-           b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\nJ'ai re\xe7u un colis ab\xeem\xe9.\r\n")
+           b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\n"
+           b"J'ai re\xe7u un colis ab\xeem\xe9.\r\n")
     pm = parse(raw)
     assert pm.subject == "Réclamation"
     assert pm.text == "J'ai reçu un colis abîmé."
@@ -476,7 +477,7 @@ def test_latin1_raw_subject_uses_the_body_charset():
 
 def test_dates_are_timezone_aware():
     assert parse(build(date="Mon, 23 Nov 2026 09:00:00 -0000")).date == \
-        datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+        datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     assert parse(build(date="Mon, 23 Nov 2026 09:00:00 +0200")).date.utcoffset().seconds == 7200
 
 
@@ -596,7 +597,7 @@ def test_unknown_charset_without_guesser_still_gives_text(monkeypatch):
     monkeypatch.setitem(sys.modules, "charset_normalizer", None)  # as if not installed
     assert parsing.decode_bytes(b"caf\xe9 cr\xe8me", "unknown-8bit") == "café crème"
     assert parsing.decode_bytes(b"caf\xe9", "iso-8859-1") == "café"
-    assert parsing.decode_bytes("café".encode("utf-8"), "iso-8859-1") == "café"
+    assert parsing.decode_bytes("café".encode(), "iso-8859-1") == "café"
     assert parsing.decode_bytes(b"\x81\x8d", "windows-1252") == "\x81\x8d"
 
 
@@ -706,7 +707,7 @@ def test_bare_cr_line_ends_parse():
     assert pm.from_addr == "mac@example.com" and pm.from_name == "Old Mac"
     assert pm.subject == "Café crème"
     assert pm.message_id == "<19981123090000.mac@example.com>"
-    assert pm.date == datetime(1998, 11, 23, 8, 0, tzinfo=timezone.utc)
+    assert pm.date == datetime(1998, 11, 23, 8, 0, tzinfo=UTC)
     assert pm.own_words == ("Hello, my order of café crème has not arrived, and this line is "
                             "long enough to be wrapped with a soft line break.")
     assert "> Your order has shipped." in pm.text

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from responder.core.model import HOSTILITY_LABELS, LANGUAGES, HostilityVerdict
 from responder.core.cooling import is_hostile
+from responder.core.model import HOSTILITY_LABELS, LANGUAGES, HostilityVerdict
 from responder.core.scoring import ModelUnavailable, Scorer, make_scorer
 from responder.core.scoring.hub import pull_model
 from responder.core.scoring.lexicon import CATEGORIES, LEXICON_DIR, load_lexicon, read_lexicon_file

@@ -471,7 +471,8 @@ def test_auto_reply_subjects_fire(subject):
 
 
 @pytest.mark.parametrize("subject", [
-    "Automatic coffee grinder broken", "Auto: Ersatzteil defekt", "Auto reply not working on your site?",
+    "Automatic coffee grinder broken", "Auto: Ersatzteil defekt",
+    "Auto reply not working on your site?",
     "Away from home when the parcel came", "Out of stock?", "Automatic renewal charge",
     "Autofocus lens question", "Absent parcel", "Re: Where is my order?",
     "Frage zur automatischen Verlängerung", "Réponse à votre question",

@@ -17,11 +17,12 @@ def _store(repo, clock, raw=b"From: a@b.test\r\nSubject: x\r\n\r\nhi\r\n", mid=N
 
 def test_migrations_create_every_table_at_head(tmp_path):
     repo = open_repository(f"sqlite:///{tmp_path / 'm.db'}")
-    assert migrations.current(repo.engine) == "0002"
+    assert migrations.current(repo.engine) == "0003"
     names = set(inspect(repo.engine).get_table_names())
-    assert {"messages", "drafts", "events", "folder_state", "alembic_version"} <= names
+    assert {"messages", "drafts", "events", "folder_state", "alembic_version",
+            "users", "login_failures"} <= names
     # opening again is a no-op, not an error
-    assert migrations.current(open_repository(str(repo.engine.url)).engine) == "0002"
+    assert migrations.current(open_repository(str(repo.engine.url)).engine) == "0003"
 
 
 def test_raw_bytes_are_kept_exactly_and_deduplicated(any_repo, clock):

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -23,9 +23,9 @@ from click.testing import CliRunner
 from responder import config as config_mod
 from responder.cli.main import main
 
-cli = importlib.import_module("responder.cli.main")  # the module (the package exports main)
-
 from conftest import ROOT, SAMPLES
+
+cli = importlib.import_module("responder.cli.main")  # the module (the package exports main)
 
 RESPONDER = Path(sys.executable).parent / "responder"
 ALEMBIC_LINES = ("Context impl SQLiteImpl", "Will assume non-transactional DDL",
@@ -79,17 +79,17 @@ def test_alembic_start_up_lines_only_with_verbose_or_debug(tmp_path):
     ("INFO", False, False), ("WARNING", False, False), ("INFO", True, True),
     ("DEBUG", False, True)])
 def test_scheduler_and_smtp_lines_quiet_but_responders_own_stay(
-        level, verbose, libraries_shown, restore_logging, capsys, monkeypatch):
+        level, verbose, libraries_shown, restore_logging, caplog, monkeypatch):
     from aiosmtpd.controller import Controller
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    cli._setup_logging(level, verbose)
-    capsys.readouterr()
+    cli._setup_logging(level, verbose)   # pytest's own handler catches what gets through
+    caplog.clear()
 
     ran = threading.Event()
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(ran.set, "interval", hours=1, id="tick",   # first run: at once
-                      next_run_time=datetime.now(timezone.utc))
+                      next_run_time=datetime.now(UTC))
     scheduler.start()
     assert ran.wait(30)
     scheduler.shutdown(wait=True)           # the executor has logged by now
@@ -116,7 +116,7 @@ def test_scheduler_and_smtp_lines_quiet_but_responders_own_stay(
     for name in ("urllib3.connectionpool", "filelock", "sentence_transformers"):
         logging.getLogger(name).info("a library's line from %s", name)
 
-    err = capsys.readouterr().err
+    err = caplog.text
     library_lines = ["Added job", "Running job", "executed successfully", "Peer:",
                      "a library's line from urllib3", "a library's line from filelock",
                      "a library's line from sentence_transformers"]
@@ -230,7 +230,10 @@ def small_corpus(tmp_path) -> Path:
     return folder
 
 
-def test_eval_progress_goes_to_stderr_and_leaves_json_clean(small_corpus, restore_logging):
+def test_eval_progress_goes_to_stderr_and_leaves_json_clean(small_corpus, restore_logging,
+                                                            tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                 # built-in defaults, not a ./config.toml
+    monkeypatch.delenv("RESPONDER_CONFIG", raising=False)
     result = CliRunner().invoke(main, ["eval", "--corpus", str(small_corpus), "--json",
                                        "--progress"], catch_exceptions=False)
     assert result.exit_code == 0, result.output

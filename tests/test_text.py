@@ -12,13 +12,13 @@ from responder.core.text import fold, tokens
 
 
 @pytest.mark.parametrize("raw, folded", [
-    ("Píčo ÉTÉ Straße STRASSE", "pico ete strasse strasse"),       # accents, ß, case
-    ("Ёлка ЙОД žluťoučký kõik", "елка иод zlutoucky koik"),          # Cyrillic, Czech, Estonian
-    ("Œuvre Ærø Łódź Đak", "oeuvre aero lodz dak"),                   # letters NFKD keeps whole
-    ("ﬁle ﬂight", "file flight"),                                     # ligatures (NFKC)
-    ("Ｒｅｆｕｎｄ　ＮＯＷ", "refund now"),                                 # full-width letters, space
-    ("℡ x²", "tel x2"),                                               # compatibility forms, then case
-    ("don´t don’t don‘t don`t", "don't don't don't don't"),            # apostrophe look-alikes
+    ("Píčo ÉTÉ Straße STRASSE", "pico ete strasse strasse"),    # accents, ß, case
+    ("Ёлка ЙОД žluťoučký kõik", "елка иод zlutoucky koik"),     # ru, cs, et
+    ("Œuvre Ærø Łódź Đak", "oeuvre aero lodz dak"),             # no decomposition
+    ("ﬁle ﬂight", "file flight"),                               # ligatures (NFKC)
+    ("Ｒｅｆｕｎｄ　ＮＯＷ", "refund now"),                           # full width (NFKC)
+    ("℡ x²", "tel x2"),                                         # NFKC before case fold
+    ("don´t don’t don‘t don`t", "don't don't don't don't"),     # apostrophes
 ])
 def test_fold(raw, folded):
     assert fold(raw) == folded

@@ -6,6 +6,9 @@ crash can tell whether the reply already went out.
 """
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from responder.config import ScoringSection
 from responder.core.cooling import is_hostile
 from responder.core.model import Stage
@@ -86,14 +89,14 @@ def reject(repo, pk: int, *, actor: str, now, reason: str) -> None:
                     reason=reason or "rejected by a rep", now=now, expect=list(allowed))
 
 
-def send_approved(repo, cfg, *, clock) -> dict[str, int]:
+def send_approved(repo: Any, cfg: Any, *, clock: sending.Clock) -> dict[str, int]:
     """One send run (``responder send``; the scheduler runs Service.send_approved, the
     same code): settles interrupted sends, never sends one again, sends approved
     replies. No models are needed, so none are loaded."""
     return sending.send_approved(repo, cfg, clock(), clock=clock)
 
 
-def resend(repo, cfg, pk: int, *, actor: str, clock) -> str:
+def resend(repo: Any, cfg: Any, pk: int, *, actor: str, clock: sending.Clock) -> str:
     """A person checked an uncertain send and asks to send it (``send --resend``).
 
     Looks in the Sent folder once more first (found: marked sent, not sent again).
@@ -105,9 +108,80 @@ def resend(repo, cfg, pk: int, *, actor: str, clock) -> str:
         raise ApprovalError(str(exc)) from None
 
 
-def mark_sent(repo, pk: int, *, actor: str, now, note: str = "") -> None:
+def mark_sent(repo: Any, pk: int, *, actor: str, now: datetime, note: str = "") -> None:
     """A person confirmed that an uncertain send did go out (``send --mark-sent``)."""
     try:
         sending.mark_sent(repo, pk, actor=actor, now=now, note=note)
     except sending.SendRefused as exc:
         raise ApprovalError(str(exc)) from None
+
+
+def release_early(repo: Any, pk: int, *, actor: str, now: datetime, reason: str) -> None:
+    """End the cooling-off of held message ``pk`` now: its draft is ready for a rep.
+
+    A person decides this, so ``reason`` is required and kept with ``actor``."""
+    from responder.store.repository import StageConflict
+    if not reason.strip():
+        raise ApprovalError("say why the hold is released early (kept in the audit trail)")
+    row = repo.get(pk)
+    if row.stage != Stage.HELD.value:
+        raise ApprovalError(f"message #{pk} is {row.stage}: only held messages can be released")
+    until = f" (was held until {row.release_at:%Y-%m-%d %H:%M} UTC)" if row.release_at else ""
+    try:
+        repo.transition(pk, Stage.DRAFTED, actor=actor, action="released-early",
+                        reason=f"cooling-off ended early{until}: {reason.strip()}", now=now,
+                        expect=[Stage.HELD])
+    except StageConflict as exc:
+        raise ApprovalError(str(exc)) from None
+
+
+def redraft(repo: Any, services: Any, pk: int, *, actor: str, now: datetime,
+            intent: str | None = None, language: str | None = None) -> str:
+    """Make the draft of ``pk`` again from the template of another ``intent`` and/or in
+    another ``language`` (a rep's correction of the classifier or the language
+    detector). The stored verdicts stay as they were; the audit trail says what the rep
+    chose. Returns the new draft's template name."""
+    from dataclasses import replace
+
+    from responder.core import drafting, parsing
+    from responder.core.languages import LANGUAGES
+    from responder.core.model import INTENTS, HostilityVerdict, IntentVerdict
+    from responder.store.repository import StageConflict
+
+    if not intent and not language:
+        raise ApprovalError("choose another intent or another language")
+    if intent and intent not in INTENTS:
+        raise ApprovalError(f"unknown intent {intent!r}; one of: {', '.join(INTENTS)}")
+    if language and language not in LANGUAGES:
+        raise ApprovalError(f"no reply language {language!r}; one of: {', '.join(LANGUAGES)}")
+    row = repo.get(pk)
+    if row.stage not in (Stage.DRAFTED.value, Stage.HELD.value):
+        raise ApprovalError(f"message #{pk} is {row.stage}: only drafts can be re-drafted")
+    try:
+        parsed = parsing.parse(row.raw)
+    except parsing.ParseError as exc:
+        raise ApprovalError(f"message #{pk} cannot be parsed again: {exc}") from None
+    if language:
+        parsed = replace(parsed, language=language)
+    chosen = intent or row.intent or "other"
+    hostility = (HostilityVerdict(row.hostility, list(row.hostility_labels or []),
+                                  list(row.hostility_evidence or []))
+                 if row.hostility is not None else None)
+    cfg = services.cfg
+    draft = drafting.build_draft(
+        parsed, intent=IntentVerdict(chosen, 1.0), hostility=hostility, shop=cfg.shop,
+        renderer=services.renderer, default_language=cfg.drafting.default_language,
+        quote_original=cfg.drafting.quote_original, html=cfg.drafting.html,
+        hold_threshold=services.policy.hold_threshold)
+    old = row.draft.template if row.draft is not None else "none"
+    draft.notes.append(f"Re-drafted by {actor.removeprefix('rep:')}: intent {chosen}, "
+                       f"language {draft.language}.")
+    stage = Stage(row.stage)
+    try:
+        repo.transition(pk, stage, actor=actor, action="redrafted",
+                        reason=f"re-drafted as {draft.template} (was {old})", now=now,
+                        expect=[stage], draft=draft)
+    except StageConflict as exc:
+        raise ApprovalError(str(exc)) from None
+    repo.update_draft(pk, now=now, edited=False)
+    return draft.template

@@ -17,18 +17,27 @@ import textwrap
 import threading
 import time
 import tomllib
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-
-from responder import resources
 from aiosmtpd.controller import Controller
 
 from responder import config as config_mod
-from responder.core.clock import utcnow
+from responder import resources
+from responder.core.clock import Clock, utcnow
 from responder.core.model import Stage
+
+if TYPE_CHECKING:
+    from aiosmtpd.smtp import SMTP, Envelope, Session
+
+    from responder.app.service import Service
+    from responder.config import Config
+    from responder.store.repository import Repository
+    from responder.store.tables import MessageRow
 
 SAMPLES = resources.demo_mail_dir()
 
@@ -36,45 +45,47 @@ SAMPLES = resources.demo_mail_dir()
 class _Capture:
     """Stands in for the shop's outgoing SMTP server: keeps what it receives."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.messages: list[bytes] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append(envelope.original_content or envelope.content)
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.lock:    # aiosmtpd fills original_content in before calling this
+            self.messages.append(envelope.original_content or b"")
         return "250 OK"
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class _Clock:
-    def __init__(self):
+    def __init__(self) -> None:
         self.now = utcnow().replace(microsecond=0)
+        self.live = False          # True: the real time (while the web page is served)
 
     def __call__(self) -> datetime:
-        return self.now
+        return utcnow() if self.live else self.now
 
 
-def _say(text: str = "", **style) -> None:
-    click.secho(text, **style)
+def _say(text: str = "", *, bold: bool | None = None, fg: str | None = None) -> None:
+    click.secho(text, bold=bold, fg=fg)
 
 
 def _boxed(text: str) -> str:
     return textwrap.indent(text, "   | ", lambda line: True)
 
 
-def _outcome(r) -> str:
+def _outcome(r: MessageRow) -> str:
     if r.stage == "skipped":
         return f"SKIPPED ({r.skip_rule}): {r.skip_reason}"
     if r.stage == "held":
         return (f"HELD until {r.release_at:%H:%M} UTC: hostility {r.hostility:.2f} "
                 f"({', '.join(r.hostility_labels or [])})")
-    if r.stage == "drafted":
+    if r.stage == "drafted" and r.draft is not None:
         return (f"DRAFTED in '{r.draft.language}' to {r.draft.to_addr} "
                 f"(intent {r.intent}, hostility {r.hostility:.2f})")
     if r.stage == "quarantined":
@@ -111,9 +122,15 @@ def _write_config(workdir: Path) -> Path:
     return path
 
 
-def run_demo(workdir: Path) -> None:
-    from responder.mail.intake.smtp import start_ingress
+def run_demo(workdir: Path,
+             serve: Callable[[Config, Repository, Service, Clock], object] | None = None,
+             ) -> None:
+    """The demo in ``workdir``. With ``serve`` (the CLI's web page starter, called as
+    ``serve(cfg, repo, service, clock)`` and returning when the person stops it), the
+    held message is left held and the page is served on the demo data at the end,
+    while the loopback mail servers keep running."""
     from responder.app.service import Service
+    from responder.mail.intake.smtp import start_ingress
     from responder.store import open_repository
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +181,7 @@ def run_demo(workdir: Path) -> None:
         _say(f"\n3. The draft for #{first.id}, as a rep sees it "
              f"(`responder show {first.id}`)", bold=True)
         d = first.draft
+        assert d is not None, "a drafted message has its draft"
         _say(_boxed(f"To: {d.to_addr}\nSubject: {d.subject}\n\n{d.body}"))
 
         from responder.app.actions import approve
@@ -181,13 +199,18 @@ def run_demo(workdir: Path) -> None:
         _say(f"   stage now: {repo.get(first.id).stage}")
 
         held = [r for r in rows if r.stage == Stage.HELD.value]
-        if held:
+        if held and serve is not None:
+            _say(f"\n5. #{held[0].id} stays held until {held[0].release_at:%H:%M} UTC: on the "
+                 "web page you see its countdown and can release it early", bold=True)
+        elif held:
             h = held[0]
+            assert h.release_at is not None, "a held message has its release time"
             clock.now = h.release_at + timedelta(minutes=1)
             _say(f"\n5. The clock moves to {clock.now:%H:%M} UTC: the cooling-off of "
                  f"#{h.id} is over", bold=True)
             released = service.release_due()
             row = repo.get(h.id)
+            assert row.draft is not None, "a released message has its draft"
             _say(f"   released: {', '.join(f'#{p}' for p in released)}; #{h.id} is now "
                  f"{row.stage}; its draft acknowledges the frustration first:")
             _say(_boxed("\n".join(row.draft.body.splitlines()[:6])))
@@ -196,6 +219,9 @@ def run_demo(workdir: Path) -> None:
         _say("Look around (paste these as they are):")
         _say(f"   {command} list --all")
         _say(f"   {command} show {first.id}")
+        if serve is not None:
+            clock.live = True
+            serve(cfg, repo, service, clock)
     finally:
         ingress.stop()
         outgoing.stop()

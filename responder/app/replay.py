@@ -10,11 +10,16 @@ import mailbox
 import re
 import shlex
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from responder.core.model import Decision
+
+if TYPE_CHECKING:
+    from responder.core.pipeline import Services
 
 BATCH = 32
 
@@ -100,7 +105,7 @@ def _file(path: Path) -> Iterator[Source]:
             for index, key in enumerate(box.iterkeys()):
                 try:
                     yield Source(f"{path}:{index}", box.get_bytes(key))
-                except Exception as exc:  # noqa: BLE001
+                except (OSError, KeyError, mailbox.Error) as exc:
                     yield Source(f"{path}:{index}", None, f"cannot read mbox entry: {exc}")
         finally:
             box.close()
@@ -108,7 +113,7 @@ def _file(path: Path) -> Iterator[Source]:
     yield Source(str(path), path.read_bytes())
 
 
-def record(label: str, d: Decision) -> dict:
+def record(label: str, d: Decision) -> dict[str, Any]:
     """The --json object for one message. Keys are a public interface: add, never rename."""
     p, h, i, dr = d.parsed, d.hostility, d.intent, d.draft
     return {
@@ -139,22 +144,22 @@ def record(label: str, d: Decision) -> dict:
     }
 
 
-def run(paths: Sequence[str], svc, now, out, *, as_json: bool, progress: bool,
-        err) -> Counter:
+def run(paths: Sequence[str], svc: Services, now: datetime, out: TextIO, *, as_json: bool,
+        progress: bool, err: TextIO) -> Counter[str]:
     """Replay ``paths``; JSON lines (or a readable line per message) to ``out``."""
     from tqdm import tqdm
 
     from responder.core.pipeline import decide
 
     sources = list(iter_sources(paths))
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     bar = tqdm(total=len(sources), unit="msg", file=err, disable=not progress,
                desc="replay")
     for start in range(0, len(sources), BATCH):
         batch = sources[start:start + BATCH]
-        readable = [s for s in batch if s.raw is not None]
-        decisions = dict(zip((id(s) for s in readable),
-                             decide([s.raw for s in readable], svc, now)))
+        readable = [(s, s.raw) for s in batch if s.raw is not None]
+        decisions = dict(zip((id(s) for s, _raw in readable),
+                             decide([raw for _s, raw in readable], svc, now)))
         for src in batch:
             d = decisions.get(id(src)) or Decision(error=src.error)
             rec = record(src.label, d)
@@ -168,7 +173,7 @@ def run(paths: Sequence[str], svc, now, out, *, as_json: bool, progress: bool,
     return counts
 
 
-def _count(counts: Counter, rec: dict) -> None:
+def _count(counts: Counter[str], rec: dict[str, Any]) -> None:
     counts["messages"] += 1
     if rec["quarantined"]:
         counts["quarantined"] += 1
@@ -183,7 +188,7 @@ def _count(counts: Counter, rec: dict) -> None:
         counts["fallback_language"] += 1
 
 
-def _line(rec: dict) -> str:
+def _line(rec: dict[str, Any]) -> str:
     if rec["quarantined"]:
         return f"QUARANTINED {rec['file']}: {rec['error']}"
     if rec["skipped"]:
@@ -194,7 +199,7 @@ def _line(rec: dict) -> str:
             f"template={rec['template']} to={rec['draft_to']}")
 
 
-def summary(counts: Counter) -> str:
+def summary(counts: Counter[str]) -> str:
     n = counts["messages"]
     parts = [f"{n} message(s)", f"{counts['drafted']} drafted",
              f"{counts['held']} held for cooling off", f"{counts['skipped']} skipped",

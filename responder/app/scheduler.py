@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -11,10 +12,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from responder.app.watchers import start_watchers
 from responder.core.clock import utcnow
 
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
+
+    from responder.app.service import Service
+
 log = logging.getLogger(__name__)
 
 
-def build_scheduler(service) -> BackgroundScheduler:
+def build_scheduler(service: Service) -> BackgroundScheduler:
     cfg = service.cfg
     scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(4)},
                                     job_defaults={"coalesce": True, "max_instances": 1},
@@ -35,7 +41,7 @@ def build_scheduler(service) -> BackgroundScheduler:
 
 
 
-def run_forever(service, ingress=None) -> None:
+def run_forever(service: Service, ingress: Controller | None = None) -> None:
     """Run the jobs until SIGINT or SIGTERM."""
     scheduler = build_scheduler(service)
     stop = threading.Event()

@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 
 from responder.mail import sending
+from responder.store.repository import StageConflict
 from responder.mail.connections import AuthError, ConnectError
 from responder.mail.intake.imap import sync_inbox
 from responder.core import pipeline
@@ -140,6 +141,6 @@ def release_due(repo, now: datetime) -> list[int]:
             repo.transition(pk, Stage.DRAFTED, actor="scheduler", action="released",
                             reason="cooling-off period over", now=now, expect=[Stage.HELD])
             released.append(pk)
-        except Exception:  # noqa: BLE001 - StageConflict: someone else moved it
+        except StageConflict:
             log.info("message #%s was moved by someone else before release", pk)
     return released

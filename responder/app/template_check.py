@@ -1,15 +1,18 @@
 """``responder templates check``: render every reply template with sample data."""
 from __future__ import annotations
 
+from typing import Any
+
 from jinja2 import TemplateError, TemplateSyntaxError
 
+from responder.config import Config, ShopSection
 from responder.core.drafting import ShopFacts, TemplateRenderer
 from responder.core.model import INTENTS
 
 
-def sample_contexts(shop) -> list[dict]:
+def sample_contexts(shop: ShopSection) -> list[dict[str, Any]]:
     facts = ShopFacts.from_config(shop)
-    out = []
+    out: list[dict[str, Any]] = []
     for upset in (False, True):
         for order in (None, "10234"):
             for name in ("", "Ana"):
@@ -20,7 +23,7 @@ def sample_contexts(shop) -> list[dict]:
     return out
 
 
-def check_all(cfg) -> tuple[list[str], int]:
+def check_all(cfg: Config) -> tuple[list[str], int]:
     renderer = TemplateRenderer(cfg.drafting.templates_dir or None)
     problems: list[str] = []
     rendered = 0

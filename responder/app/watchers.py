@@ -3,24 +3,32 @@ through the service, with the scheduler's poll job as the fallback."""
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from responder.mail.drafts_folder import push_drafts
 from responder.core.clock import utcnow
 from responder.core.cooling import CoolingPolicy
+from responder.mail.drafts_folder import push_drafts
 from responder.mail.intake.idle import IdleWatcher, InboxStatus, StatusBoard, status_path
-from responder.mail.intake.imap import sync_inbox
+from responder.mail.intake.imap import SyncResult, sync_inbox
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+    from imapclient import IMAPClient
+
+    from responder.app.service import Service
+    from responder.config import InboxSection
 
 log = logging.getLogger(__name__)
 
 
-def service_sync(service, box) -> Callable:
+def service_sync(service: Service, box: InboxSection) -> Callable[[IMAPClient], SyncResult]:
     """The watcher's sync: store new mail by UID, then decide it through the pipeline.
 
     A failure while deciding does not drop the connection: the mail is stored and
     ``process_pending`` decides it later.
     """
-    def sync(client):
+    def sync(client: IMAPClient) -> SyncResult:
         result = sync_inbox(box, service.repo, service.clock(),
                             policy=CoolingPolicy.from_config(service.cfg),
                             client=client)
@@ -34,8 +42,9 @@ def service_sync(service, box) -> Callable:
     return sync
 
 
-def start_watchers(service, scheduler=None, *, board: StatusBoard | None = None,
-                   **watcher_kwargs) -> list[IdleWatcher]:
+def start_watchers(service: Service, scheduler: BaseScheduler | None = None, *,
+                   board: StatusBoard | None = None,
+                   **watcher_kwargs: Any) -> list[IdleWatcher]:
     """One IDLE watcher thread per inbox with ``idle = true``; its ``poll:<inbox>`` job
     is paused and resumed only if the server turns out to lack IDLE. Also schedules
     the Drafts-folder copy for inboxes with ``drafts_to_folder = true``.
@@ -53,7 +62,7 @@ def start_watchers(service, scheduler=None, *, board: StatusBoard | None = None,
         if scheduler is not None and scheduler.get_job(job_id) is not None:
             scheduler.pause_job(job_id)
 
-        def on_no_idle(box, job_id=job_id):
+        def on_no_idle(box: InboxSection, job_id: str = job_id) -> None:
             if scheduler is not None and scheduler.get_job(job_id) is not None:
                 scheduler.resume_job(job_id)
         watchers.append(IdleWatcher(box, service_sync(service, box), board=board,

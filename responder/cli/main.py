@@ -18,7 +18,7 @@ from responder.core.model import Stage
 log = logging.getLogger("responder")
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stderr`` is at the time of each record (so a test runner
     or a redirect that swaps it later still gets the lines)."""
 
@@ -27,13 +27,13 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value: object) -> None:
-        pass
+    def stream(self, value: TextIO) -> None:
+        pass  # always the current sys.stderr
 
 
 def _setup_logging(level: str, verbose: bool = False) -> None:
@@ -44,7 +44,7 @@ def _setup_logging(level: str, verbose: bool = False) -> None:
     chosen = logging.DEBUG if verbose else logging.getLevelNamesMapping().get(
         level.upper(), logging.INFO)
     root = logging.getLogger()
-    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+    if not root.handlers:  # as logging.basicConfig: whoever set up handlers (a test) keeps them
         root.addHandler(_StderrHandler())
     root.setLevel(chosen if chosen <= logging.DEBUG else max(chosen, logging.WARNING))
     logging.getLogger("responder").setLevel(chosen)
@@ -135,21 +135,157 @@ def run(ctx):
     service = ctx.service()
     ingress = start_ingress(ctx.repo, cfg, on_stored=lambda pk: service.process([pk])) \
         if cfg.ingress.enabled else None
-    run_forever(service, ingress)
+    web = _start_web(ctx, service) if cfg.web.enabled else None
+    try:
+        run_forever(service, ingress)
+    finally:
+        if web is not None:
+            web.close()
+
+
+def _start_web(ctx, service, host: str | None = None, port: int | None = None):
+    """The rep's web page on its own thread (waitress); returns the running server."""
+    from responder.config import ConfigError
+    from responder.web import WebContext, create_app, start_server
+    cfg = ctx.cfg
+    try:
+        app = create_app(WebContext(cfg, ctx.repo, service, clock=service.clock))
+        server = start_server(app, host or cfg.web.host, port if port is not None
+                              else cfg.web.port, cfg.web.threads)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"web page: cannot listen on {host or cfg.web.host}:"
+                                   f"{port if port is not None else cfg.web.port}: "
+                                   f"{exc.strerror or exc}") from None
+    click.echo(f"web page: {server.url}", err=True)
+    return server
+
+
+@main.command()
+@click.option("--host", help="address to listen on (default: [web] host, 127.0.0.1)")
+@click.option("--port", type=int, help="port (default: [web] port, 8080; 0 = any free one)")
+@pass_ctx
+def web(ctx, host, port):
+    """Serve the reps' web page (queue, messages, actions) until stopped.
+
+    Log in with an account made by `responder user add`. Listens on 127.0.0.1 unless
+    told otherwise; see README "The web page" for running it behind a TLS proxy."""
+    import signal
+    import threading
+
+    from responder.app import accounts
+    if not accounts.list_users(ctx.repo):
+        click.echo("no accounts yet: add one with 'responder user add NAME --role owner'",
+                   err=True)
+    server = _start_web(ctx, ctx.service(), host, port)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        server.close()
+
+
+@main.group()
+def user():
+    """Accounts for the web page."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["owner", "rep"]), required=True,
+              help="owner: everything, including the users page; rep: the queue and its "
+                   "actions")
+@click.option("--password-stdin", is_flag=True,
+              help="read the password from the first line of standard input (also the "
+                   "default when standard input is not a terminal)")
+@pass_ctx
+def user_add(ctx, name, role, password_stdin):
+    """Add an account (or give an existing one a new role and password).
+
+    The password is asked for twice at a terminal, or read from standard input; it is
+    stored only as an argon2 hash."""
+    from responder.app import accounts
+    from responder.core.clock import utcnow
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(f"password for {name}", hide_input=True,
+                                confirmation_prompt=True)
+    try:
+        created = accounts.add_user(ctx.repo, name, role, password, now=utcnow())
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} ({role}) {'added' if created else 'updated'}")
+
+
+@user.command("list")
+@pass_ctx
+def user_list(ctx):
+    """The accounts, their roles and last logins."""
+    from responder.app import accounts
+    rows = accounts.list_users(ctx.repo)
+    if not rows:
+        click.echo("no accounts")
+    for u, disabled, last in rows:
+        click.echo(f"{u.name:<24} {u.role:<6} "
+                   f"{'disabled' if disabled else 'active':<9} last login "
+                   f"{f'{last:%Y-%m-%d %H:%M} UTC' if last else 'never'}")
 
 
 @main.command()
 @click.option("--dir", "workdir", type=click.Path(file_okay=False),
               help="keep the demo's database and config here (default: a temp folder)")
+@click.option("--web/--no-web", "with_web", default=None,
+              help="then serve the web page on the demo data until Ctrl-C (default: only "
+                   "when run at a terminal, so scripts and CI end by themselves)")
+@click.option("--web-port", type=int, default=8080, show_default=True,
+              help="port of the demo's web page (a free one if this is taken)")
 @pass_ctx
-def demo(ctx, workdir):
+def demo(ctx, workdir, with_web, web_port):
     """Feed the bundled sample mail through the pipeline, on loopback.
 
     Real SMTP servers on 127.0.0.1, a real SQLite database; nothing leaves the machine.
-    It ends with commands to look at the result (list, show)."""
+    It ends with commands to look at the result (list, show) and, at a terminal, serves
+    the web page on the demo data with a demo login."""
     from responder.app.demo import run_demo
     _setup_logging("WARNING", ctx.verbose)
-    run_demo(Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="responder-demo-")))
+    if with_web is None:
+        with_web = sys.stdin.isatty() and sys.stdout.isatty()
+    run_demo(Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="responder-demo-")),
+             serve=_demo_web(web_port) if with_web else None)
+
+
+def _demo_web(port: int):
+    """Serve the page on the demo's data with a fresh demo owner, until Ctrl-C."""
+    def serve(cfg, repo, service, clock) -> None:
+        import secrets
+        import signal
+        import threading
+
+        from responder.app import accounts
+        from responder.web import WebContext, create_app, start_server
+        password = secrets.token_urlsafe(9)
+        accounts.add_user(repo, "demo", "owner", password, now=clock())
+        app = create_app(WebContext(cfg, repo, service, clock=clock))
+        try:
+            server = start_server(app, "127.0.0.1", port)
+        except OSError:
+            server = start_server(app, "127.0.0.1", 0)   # the port is taken: any free one
+        click.secho(f"\nWeb page: {server.url}   log in as: demo / {password}", bold=True)
+        click.echo("Click through the held message, the drafts and the audit trail. "
+                   "Ctrl-C stops the demo.")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        try:
+            stop.wait()
+            click.echo("stopped")
+        finally:
+            server.close()
+    return serve
 
 
 @main.command()
@@ -487,26 +623,31 @@ def doctor(ctx):
 @click.option("--progress/--no-progress", default=None,
               help="progress bars on standard error (default: only when standard error "
                    "is a terminal, with or without --json)")
+@click.option("--datasets", default=None, help="folder of the public labelled sets whose "
+              "held-out test split is also scored (default: $RESPONDER_DATASETS, else "
+              "../shared/datasets beside a checkout when present; 'none' to skip)")
 @pass_ctx
-def eval_cmd(ctx, corpus, split, as_json, progress):
+def eval_cmd(ctx, corpus, split, as_json, progress, datasets):
     """Measure hostility and intent figures on the labelled corpus."""
     from responder.core import corpus as corpus_mod
     from responder.core.evaluation import run_eval
+    from responder.core.scoring import heldout
     try:
         records = corpus_mod.load(corpus, split=split)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
+    public = [] if datasets == "none" else heldout.eval_items(datasets)
     cfg = ctx.cfg  # logging is set up here, before the bars redirect it
     if _progress_wanted(progress):
         from tqdm.contrib.logging import logging_redirect_tqdm
         bars = _Bars()
         try:
             with logging_redirect_tqdm():  # log lines above the bar, not through it
-                report, text = run_eval(cfg, records, progress=bars)
+                report, text = run_eval(cfg, records, progress=bars, public=public)
         finally:
             bars.close()
     else:
-        report, text = run_eval(cfg, records)
+        report, text = run_eval(cfg, records, public=public)
     click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else text)
 
 

@@ -2,12 +2,12 @@
 returning an aware UTC datetime), so tests inject their own and never sleep."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
     """The real clock: now, aware, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

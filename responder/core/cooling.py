@@ -30,7 +30,7 @@ class CoolingPolicy:
     ready_before_deadline_hours: float
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "CoolingPolicy":
+    def from_config(cls, cfg: Config) -> CoolingPolicy:
         return cls(hold_threshold=cfg.scoring.hold_threshold,
                    hold_hours=cfg.cooling.hold_hours,
                    reply_deadline_hours=cfg.cooling.reply_deadline_hours,

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from responder import resources
+from responder.config import ShopSection
 from responder.core.model import Draft, HostilityVerdict, IntentVerdict, ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -32,13 +41,14 @@ def bundled_templates_dir() -> Path:
 class TemplateRenderer:
     """Renders reply bodies; ``override_dir`` (same layout) takes precedence."""
 
-    def __init__(self, override_dir: str | Path | None = None):
+    def __init__(self, override_dir: str | Path | None = None) -> None:
         loaders = []
         if override_dir:
             loaders.append(FileSystemLoader(str(override_dir)))
         loaders.append(FileSystemLoader(str(bundled_templates_dir())))
+        self._loader = ChoiceLoader(loaders)
         self.env = SandboxedEnvironment(
-            loader=ChoiceLoader(loaders),
+            loader=self._loader,
             undefined=StrictUndefined,
             autoescape=False,          # plain text; the HTML part escapes separately
             keep_trailing_newline=True,
@@ -47,19 +57,29 @@ class TemplateRenderer:
         )
 
     def has(self, language: str, intent: str) -> bool:
+        """Is there a usable template? A broken one counts as none: see :meth:`problem`."""
+        return self.problem(language, intent) is None
+
+    def problem(self, language: str, intent: str) -> str | None:
+        """None when the template loads; else "missing" or what is wrong with it."""
+        name = self.name(language, intent)
         try:
-            self.env.get_template(self.name(language, intent))
-            return True
-        except Exception:  # noqa: BLE001 - TemplateNotFound and syntax errors alike
-            return False
+            self.env.get_template(name)
+        except TemplateNotFound:
+            return "missing"
+        except TemplateSyntaxError as exc:
+            where = f"{exc.filename or exc.name or name}, line {exc.lineno}"
+            log.error("reply template %s is broken: %s", where, exc.message)
+            return f"the template {where} is broken ({exc.message})"
+        return None
 
     @staticmethod
     def name(language: str, intent: str) -> str:
         return f"replies/{language}/{intent}.txt.j2"
 
     def languages(self) -> list[str]:
-        found = set()
-        for loader in self.env.loader.loaders:  # type: ignore[union-attr]
+        found: set[str] = set()
+        for loader in self._loader.loaders:
             for path in loader.list_templates():
                 parts = path.split("/")
                 if len(parts) == 3 and parts[0] == "replies":
@@ -135,7 +155,7 @@ class ShopFacts:
     orders_url: str
 
     @classmethod
-    def from_config(cls, shop) -> "ShopFacts":
+    def from_config(cls, shop: ShopSection) -> ShopFacts:
         return cls(name=shop.name, signature=shop.signature, website=shop.website,
                    support_email=shop.support_email,
                    return_window_days=shop.return_window_days,
@@ -160,7 +180,8 @@ def is_upset(hostility: HostilityVerdict | None, hold_threshold: float = 1.0) ->
 
 
 def build_draft(parsed: ParsedMessage, *, intent: IntentVerdict | None,
-                hostility: HostilityVerdict | None, shop, renderer: TemplateRenderer,
+                hostility: HostilityVerdict | None, shop: ShopSection,
+                renderer: TemplateRenderer,
                 default_language: str = "en", quote_original: bool = True,
                 html: bool = False, hold_threshold: float = 1.0) -> Draft:
     """The reply to ``parsed``: body from the template, headers for correct threading."""
@@ -171,8 +192,12 @@ def build_draft(parsed: ParsedMessage, *, intent: IntentVerdict | None,
                      "check what the customer asks.")
     language = parsed.language or default_language
     fallback = False
-    if not renderer.has(language, intent_name):
-        if parsed.language:
+    problem = renderer.problem(language, intent_name)
+    if problem is not None:
+        if problem != "missing":
+            notes.append(f"Reply template for '{language}' not used: {problem}. The draft is "
+                         f"in '{default_language}'; run 'responder templates check'.")
+        elif parsed.language:
             notes.append(f"No reply templates in language '{parsed.language}': "
                          f"the draft is in '{default_language}'. Consider translating it.")
         else:
@@ -244,7 +269,7 @@ _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oc
               "Dec")
 
 
-def _quote_date(date, language: str) -> str:
+def _quote_date(date: datetime | None, language: str) -> str:
     """The original's date as the sender wrote it (their offset), readable in any language:
     "23 Nov 2026, 09:15" in English, "23.11.2026 09:15" elsewhere."""
     if date is None:
@@ -260,13 +285,39 @@ def _quote(parsed: ParsedMessage, language: str, renderer: TemplateRenderer) -> 
     try:
         header = renderer.render_named(f"replies/{language}/_quote_header.txt.j2",
                                        {"date": when, "name": who}).strip()
-    except Exception:  # noqa: BLE001 - a missing quote header must not stop a reply
+    except TemplateError as exc:   # a missing or broken quote header must not stop a reply
+        if not isinstance(exc, TemplateNotFound):
+            log.error("quote header template for %r is broken: %s", language, exc)
         header = f"{who} wrote:"
     lines = parsed.text.strip().splitlines()[:_QUOTE_MAX_LINES]
     return header + "\n" + "\n".join("> " + line if line else ">" for line in lines) + "\n"
 
 
-def reply_email(draft, *, loop_header_value: str, date: datetime,
+class ReplyDraft(Protocol):
+    """What :func:`reply_email` reads of a draft: a :class:`~responder.core.model.Draft`
+    or the store's row of one."""
+
+    @property
+    def from_addr(self) -> str: ...
+    @property
+    def to_addr(self) -> str: ...
+    @property
+    def to_name(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def html_body(self) -> str | None: ...
+    @property
+    def in_reply_to(self) -> str | None: ...
+    @property
+    def references(self) -> Sequence[str]: ...
+    @property
+    def language(self) -> str: ...
+
+
+def reply_email(draft: ReplyDraft, *, loop_header_value: str, date: datetime,
                 message_id: str | None = None) -> EmailMessage:
     """The e-mail for a draft: threaded (``In-Reply-To``, ``References``), from the
     shop address written to, with our loop header. A reply a rep approved is human

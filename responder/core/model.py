@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from responder.core.addresses import person_address
 
 
-class Stage(str, enum.Enum):
+class Stage(str, enum.Enum):  # noqa: UP042 - StrEnum would change str() of a stage
     """Where a stored message is in the flow. Stored as its value."""
 
     RECEIVED = "received"        # raw bytes stored, nothing decided yet
@@ -44,7 +44,8 @@ INTENTS = (
     "other",
 )
 
-from responder.core.languages import LANGUAGES  # noqa: E402 - the one registry, re-exported
+# the one registry, re-exported (the redundant alias marks it as such for mypy and ruff)
+from responder.core.languages import LANGUAGES as LANGUAGES  # noqa: E402
 
 HOSTILITY_LABELS = ("insult", "profanity", "threat", "contempt", "reputation_threat")
 

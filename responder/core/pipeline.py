@@ -12,20 +12,16 @@ messages.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Sequence
+from datetime import UTC, datetime
 
-from responder.core import cooling
-
-from responder.core import drafting
-
-from responder.core import parsing
-
-from responder.core import screening
 from responder.config import Config
+from responder.core import cooling, drafting, parsing, screening
 from responder.core.clock import utcnow
-from responder.core.model import Decision
+from responder.core.intent.base import IntentClassifier
+from responder.core.model import Decision, ParsedMessage
+from responder.core.scoring.base import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +31,14 @@ class Services:
     """The long-lived parts the stages use: config, models, templates."""
 
     cfg: Config
-    scorer: object
-    classifier: object
+    scorer: Scorer
+    classifier: IntentClassifier
     renderer: drafting.TemplateRenderer
     replied_recently: Callable[[str], bool] = field(default=lambda addr: False)
 
     @classmethod
     def from_config(cls, cfg: Config, replied_recently: Callable[[str], bool] | None = None,
-                    ) -> "Services":
+                    ) -> Services:
         from responder.core.intent import make_classifier
         from responder.core.scoring import make_scorer
         return cls(cfg=cfg, scorer=make_scorer(cfg.scoring),
@@ -74,6 +70,26 @@ class Item:
     done: bool = False
 
 
+StageFn = Callable[[list[Item], Services, datetime], None]
+"""A stage: fills in its part of each item's decision (``now`` is the decision time)."""
+
+
+def _parsed(item: Item) -> ParsedMessage:
+    """The parsed message of an item past the parse stage (which finishes every item it
+    cannot parse, so the stages after it only see parsed ones)."""
+    parsed = item.decision.parsed
+    if parsed is None:
+        raise RuntimeError("a stage after parse was given a message that was not parsed")
+    return parsed
+
+
+def _received(item: Item) -> datetime:
+    """The arrival time of an item past the parse stage (which fills it in)."""
+    if item.received_at is None:
+        raise RuntimeError("a stage after parse was given a message without arrival time")
+    return item.received_at
+
+
 # ---- the stages -----------------------------------------------------------------------
 
 def parse_stage(items: list[Item], svc: Services, now: datetime) -> None:
@@ -86,7 +102,7 @@ def parse_stage(items: list[Item], svc: Services, now: datetime) -> None:
             continue
         if item.received_at is None:
             date = item.decision.parsed.date
-            item.received_at = date.astimezone(timezone.utc) if date else now
+            item.received_at = date.astimezone(UTC) if date else now
         item.decision.deadline_at = item.deadline_at or cooling.reply_deadline(
             item.received_at, svc.policy)
 
@@ -94,15 +110,16 @@ def parse_stage(items: list[Item], svc: Services, now: datetime) -> None:
 def screen_stage(items: list[Item], svc: Services, now: datetime) -> None:
     ctx = svc.screen_context()
     for item in items:
-        verdict = screening.screen(item.decision.parsed, ctx)
+        verdict = screening.screen(_parsed(item), ctx)
         if verdict is not None:
             item.decision.skip = verdict
             item.done = True
 
 
 def _model_texts(items: list[Item]) -> tuple[list[str], list[str | None]]:
-    texts = [item.decision.parsed.own_words or item.decision.parsed.text for item in items]
-    langs = [item.decision.parsed.language for item in items]
+    parsed = [_parsed(item) for item in items]
+    texts = [p.own_words or p.text for p in parsed]
+    langs = [p.language for p in parsed]
     return texts, langs
 
 
@@ -114,7 +131,7 @@ def score_stage(items: list[Item], svc: Services, now: datetime) -> None:
 
 def classify_stage(items: list[Item], svc: Services, now: datetime) -> None:
     texts, langs = _model_texts(items)
-    texts = [f"{item.decision.parsed.subject}\n{text}" for item, text in zip(items, texts)]
+    texts = [f"{_parsed(item).subject}\n{text}" for item, text in zip(items, texts)]
     for item, verdict in zip(items, svc.classifier.classify(texts, langs)):
         item.decision.intent = verdict
 
@@ -122,7 +139,7 @@ def classify_stage(items: list[Item], svc: Services, now: datetime) -> None:
 def cool_stage(items: list[Item], svc: Services, now: datetime) -> None:
     for item in items:
         item.decision.hold = cooling.hold_for(
-            item.decision.hostility, item.received_at, svc.policy,
+            item.decision.hostility, _received(item), svc.policy,
             deadline_at=item.decision.deadline_at)
 
 
@@ -130,14 +147,14 @@ def draft_stage(items: list[Item], svc: Services, now: datetime) -> None:
     d = svc.cfg.drafting
     for item in items:
         item.decision.draft = drafting.build_draft(
-            item.decision.parsed, intent=item.decision.intent,
+            _parsed(item), intent=item.decision.intent,
             hostility=item.decision.hostility, shop=svc.cfg.shop, renderer=svc.renderer,
             hold_threshold=svc.policy.hold_threshold,
             default_language=d.default_language, quote_original=d.quote_original,
             html=d.html)
 
 
-STAGES: tuple[tuple[str, Callable[[list[Item], Services, datetime], None]], ...] = (
+STAGES: tuple[tuple[str, StageFn], ...] = (
     ("parse", parse_stage),        # bytes -> text, own words, language; bad mail: quarantine
     ("screen", screen_stage),      # RFC 3834 rules: automatic mail is skipped, never answered
     ("score", score_stage),        # hostility score, labels, evidence sentences
@@ -150,7 +167,7 @@ STAGES: tuple[tuple[str, Callable[[list[Item], Services, datetime], None]], ...]
 def decide(raws: Sequence[bytes], svc: Services, now: datetime,
            received_at: Sequence[datetime | None] | None = None,
            deadline_at: Sequence[datetime | None] | None = None,
-           stages=STAGES) -> list[Decision]:
+           stages: Sequence[tuple[str, StageFn]] = STAGES) -> list[Decision]:
     """Run the stage table over a batch of raw messages. Sends nothing, stores nothing.
 
     ``received_at``/``deadline_at`` are the stored values for stored mail; without
@@ -165,13 +182,13 @@ def decide(raws: Sequence[bytes], svc: Services, now: datetime,
             break
         try:
             stage(active, svc, now)
-        except Exception as exc:  # noqa: BLE001 - a bug in one stage must not lose mail
+        except Exception:  # noqa: BLE001 - a bug in one stage must not lose mail
             log.exception("stage %s failed on a batch of %d; retrying one by one",
                           name, len(active))
             for item in active:
                 try:
                     stage([item], svc, now)
-                except Exception as one:  # noqa: BLE001
+                except Exception as one:  # noqa: BLE001 - as above, one message
                     item.decision.error = f"stage {name} failed: {type(one).__name__}: {one}"
                     item.done = True
     return [item.decision for item in items]

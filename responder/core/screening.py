@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parseaddr
-from typing import Callable, Iterator
 
-from responder.core.addresses import (_addr, _local, abuse_desk_address, person_address,
-                                      system_address_kind)
+from responder.core.addresses import (
+    _addr,
+    _local,
+    abuse_desk_address,
+    person_address,
+    system_address_kind,
+)
 from responder.core.model import ParsedMessage, SkipVerdict
 from responder.core.parsing.charsets import decode_part
 from responder.core.parsing.quotes import strip_quotes
@@ -135,14 +140,14 @@ def _has_person_reply_to(msg: ParsedMessage, ctx: ScreenContext) -> bool:
 def _parts(email: Message) -> Iterator[Message]:
     """Every MIME part, without descending into attached messages (message/*):
     a customer forwarding a bounce as an attachment is not a bounce."""
-    stack = [email]
+    stack: list[Message] = [email]
     while stack:
         part = stack.pop()
         yield part
         if part.is_multipart() and part.get_content_maintype() == "multipart":
             payload = part.get_payload()
             if isinstance(payload, list):
-                stack.extend(reversed(payload))
+                stack.extend(p for p in reversed(payload) if isinstance(p, Message))
 
 
 # ---- the rules ------------------------------------------------------------------------

@@ -9,11 +9,18 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from typing import TYPE_CHECKING
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
+if TYPE_CHECKING:
+    from responder.config import InboxSection, SmtpSection
+
 log = logging.getLogger(__name__)
+
+#: IMAPClient.list_folders(): (flags, delimiter, name) per folder
+FolderList = list[tuple[tuple[bytes, ...], bytes, str]]
 
 
 class ConnectError(Exception):
@@ -32,7 +39,7 @@ def tls_context(verify: bool = True, ca_file: str = "") -> ssl.SSLContext:
     return ctx
 
 
-def open_imap(box) -> IMAPClient:
+def open_imap(box: InboxSection) -> IMAPClient:
     """A connected IMAPClient for an ``[[inbox]]`` section, TLS done, not logged in.
 
     Certificates are checked unless ``verify_certificate = false``; every read and
@@ -55,7 +62,7 @@ def open_imap(box) -> IMAPClient:
     return client
 
 
-def login_imap(client: IMAPClient, box) -> None:
+def login_imap(client: IMAPClient, box: InboxSection) -> None:
     """Log in by password or OAuth2 (XOAUTH2). An expired token is refreshed once."""
     auth = getattr(box, "auth", "password")
     try:
@@ -95,7 +102,7 @@ def enable_condstore(client: IMAPClient) -> bool:
     return False
 
 
-def connect_imap(box) -> IMAPClient:
+def connect_imap(box: InboxSection) -> IMAPClient:
     """A logged-in IMAPClient for an ``[[inbox]]`` config section (CONDSTORE enabled)."""
     client = open_imap(box)
     try:
@@ -134,7 +141,7 @@ def close_smtp(client: smtplib.SMTP | None) -> None:
         client.close()
 
 
-def connect_smtp(cfg) -> smtplib.SMTP:
+def connect_smtp(cfg: SmtpSection) -> smtplib.SMTP:
     """A connected (and, if configured, authenticated) SMTP client for ``[smtp]``."""
     ctx = tls_context(cfg.verify_certificate, cfg.ca_file)
     try:
@@ -167,7 +174,7 @@ def connect_smtp(cfg) -> smtplib.SMTP:
     return client
 
 
-def smtp_xoauth2_login(client: smtplib.SMTP, cfg) -> None:
+def smtp_xoauth2_login(client: smtplib.SMTP, cfg: SmtpSection) -> None:
     """SMTP AUTH XOAUTH2 with a token from the configured source; one retry with a
     fresh token when the server refuses an expired one."""
     from responder.mail.oauth import TokenError, source_for
@@ -184,7 +191,8 @@ def smtp_xoauth2_login(client: smtplib.SMTP, cfg) -> None:
             raise AuthError(str(exc)) from exc
         sasl = f"user={cfg.username}\x01auth=Bearer {token}\x01\x01"
         try:
-            client.auth("XOAUTH2", lambda challenge=None: sasl, initial_response_ok=True)
+            client.auth("XOAUTH2", lambda challenge=None, sasl=sasl: sasl,
+                        initial_response_ok=True)
             return
         except smtplib.SMTPAuthenticationError as exc:
             if attempt == 1:
@@ -201,7 +209,7 @@ def find_special_folder(client: IMAPClient, flag: bytes, fallbacks: tuple[str, .
     ``fallbacks`` are tried first, then the names mail programs commonly use.
     """
     from responder.providers import COMMON_DRAFTS_NAMES, COMMON_SENT_NAMES
-    folders = client.list_folders()
+    folders: FolderList = client.list_folders()
     for flags, _delim, name in folders:
         if flag in flags:
             return name

@@ -14,14 +14,30 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from imapclient.exceptions import CapabilityError, IMAPClientError
 
-from responder.core.clock import utcnow
 from responder import providers
-from responder.mail.connections import AuthError, ConnectError, close_imap, find_special_folder, login_imap, open_imap, \
-    tls_context
+from responder.config import ConfigError
+from responder.core.clock import utcnow
+from responder.mail.connections import (
+    AuthError,
+    ConnectError,
+    close_imap,
+    close_smtp,
+    find_special_folder,
+    login_imap,
+    open_imap,
+    tls_context,
+)
+from responder.providers import Preset
+
+if TYPE_CHECKING:
+    from imapclient import IMAPClient
+
+    from responder.config import Config, InboxSection, SmtpSection
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 CERT_WARN_DAYS = 14
@@ -43,7 +59,7 @@ class _Stop(Exception):
 
 
 class _Report:
-    def __init__(self, scope: str):
+    def __init__(self, scope: str) -> None:
         self.scope = scope
         self.checks: list[Check] = []
 
@@ -52,12 +68,12 @@ class _Report:
         self.checks.append(check)
         return check
 
-    def fail(self, name: str, text: str) -> None:
+    def fail(self, name: str, text: str) -> NoReturn:
         self.add(FAIL, name, text)
         raise _Stop()
 
 
-def run(cfg) -> list[Check]:
+def run(cfg: Config) -> list[Check]:
     """Every check for every inbox and the SMTP server."""
     checks: list[Check] = []
     if not cfg.inbox:
@@ -84,7 +100,7 @@ def _dns(r: _Report, host: str, port: int) -> None:
                       "DNS connection.")
     except UnicodeError:
         r.fail("DNS", f"{host!r} is not a valid host name: check host in the config.")
-    addrs = sorted({info[4][0] for info in infos})
+    addrs = sorted({str(info[4][0]) for info in infos})
     if addrs == [host]:
         r.add(OK, "DNS", f"{host} is an IP address: no DNS lookup needed")
         return
@@ -98,7 +114,7 @@ def _tcp(r: _Report, host: str, port: int, timeout: float, usual: str) -> None:
     except ConnectionRefusedError:
         r.fail("connect", f"nothing accepts connections on port {port} of {host}: the port is "
                           f"probably wrong ({usual}), or the server is down.")
-    except socket.timeout:
+    except TimeoutError:
         r.fail("connect", f"no answer from {host} port {port} within {timeout:g} s: a firewall "
                           "may block this port (some networks block mail ports), or the host "
                           "or port is wrong.")
@@ -139,20 +155,24 @@ def _explain_tls(exc: BaseException, host: str, port: int, security: str, usual:
     return f"secure connection failed: {text}"
 
 
-def _cert_text(sock) -> tuple[str, str]:
+def _cert_text(sock: socket.socket | None) -> tuple[str, str]:
     """(status, description) of the peer certificate of a TLS socket."""
+    if not isinstance(sock, ssl.SSLSocket):
+        return OK, "TLS in use"
     try:
         version = sock.version()
         cert = sock.getpeercert()
-    except (AttributeError, ValueError):
+    except ValueError:
         return OK, "TLS in use"
     if not cert:
         return WARN, (f"{version}, but the certificate is NOT checked (verify_certificate = "
                       "false): anyone on the network path could read the password")
-    subject = dict(x[0] for x in cert.get("subject", ()))
+    # getpeercert() types every value as any of its shapes; "subject" is a tuple of RDNs
+    rdns = cast("tuple[tuple[tuple[str, str], ...], ...]", cert.get("subject", ()))
+    subject = dict(x[0] for x in rdns)
     name = subject.get("commonName", "?")
     try:
-        until = datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), timezone.utc)
+        until = datetime.fromtimestamp(ssl.cert_time_to_seconds(str(cert["notAfter"])), UTC)
     except (KeyError, ValueError):
         return OK, f"{version}, certificate for {name} checked"
     days = (until - utcnow()).days
@@ -178,7 +198,7 @@ CAPABILITIES = (
 )
 
 
-def check_inbox(box) -> list[Check]:
+def check_inbox(box: InboxSection) -> list[Check]:
     r = _Report(f"inbox {box.name}")
     preset = providers.for_box(box)
     usual = '993 with security = "tls", 143 with "starttls"'
@@ -198,7 +218,7 @@ def check_inbox(box) -> list[Check]:
     return r.checks
 
 
-def _config(r: _Report, box, preset) -> None:
+def _config(r: _Report, box: InboxSection, preset: Preset | None) -> None:
     if preset is not None and box.provider:
         r.add(OK, "provider", f"{preset.title}: {box.host} port {box.port} ({box.security})")
     if preset is not None and preset.oauth2_only and box.auth == "password":
@@ -223,7 +243,7 @@ def _config(r: _Report, box, preset) -> None:
                               else "oauth2_token_file"))
 
 
-def _imap_tls(r: _Report, box, usual: str):
+def _imap_tls(r: _Report, box: InboxSection, usual: str) -> IMAPClient:
     try:
         client = open_imap(box)
     except ConnectError as exc:
@@ -240,7 +260,8 @@ def _imap_tls(r: _Report, box, usual: str):
     return client
 
 
-def _imap_login(r: _Report, box, client, preset) -> None:
+def _imap_login(r: _Report, box: InboxSection, client: IMAPClient,
+                preset: Preset | None) -> None:
     try:
         login_imap(client, box)
     except AuthError as exc:
@@ -255,7 +276,7 @@ def _imap_login(r: _Report, box, client, preset) -> None:
                        + ("with OAuth2 (XOAUTH2)" if box.auth == "xoauth2" else "with password"))
 
 
-def _imap_capabilities(r: _Report, box, client) -> None:
+def _imap_capabilities(r: _Report, box: InboxSection, client: IMAPClient) -> None:
     try:
         caps = {c.decode("ascii", "replace").upper() for c in client.capabilities()}
     except IMAPClientError as exc:
@@ -267,7 +288,7 @@ def _imap_capabilities(r: _Report, box, client) -> None:
             r.add(WARN, name, missing.format(poll=box.poll_seconds))
 
 
-def _imap_folders(r: _Report, box, client) -> None:
+def _imap_folders(r: _Report, box: InboxSection, client: IMAPClient) -> None:
     try:
         folders = client.list_folders()
     except IMAPClientError as exc:
@@ -314,7 +335,7 @@ def _short(exc: BaseException) -> str:
 
 
 # ---- SMTP ------------------------------------------------------------------------------
-def check_smtp(cfg) -> list[Check]:
+def check_smtp(cfg: SmtpSection) -> list[Check]:
     r = _Report("smtp")
     usual = '587 with security = "starttls", 465 with "tls"'
     try:
@@ -330,16 +351,13 @@ def check_smtp(cfg) -> list[Check]:
         try:
             _smtp_login(r, cfg, client)
         finally:
-            try:
-                client.quit()
-            except Exception:  # noqa: BLE001
-                client.close()
+            close_smtp(client)
     except _Stop:
         pass
     return r.checks
 
 
-def _smtp_connect(r: _Report, cfg, usual: str) -> smtplib.SMTP:
+def _smtp_connect(r: _Report, cfg: SmtpSection, usual: str) -> smtplib.SMTP:
     ctx = tls_context(cfg.verify_certificate, cfg.ca_file)
     try:
         if cfg.security == "tls":
@@ -347,7 +365,7 @@ def _smtp_connect(r: _Report, cfg, usual: str) -> smtplib.SMTP:
                                                     timeout=cfg.timeout_seconds)
         else:
             client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
-    except (ssl.SSLError, socket.timeout, TimeoutError) as exc:
+    except (ssl.SSLError, TimeoutError) as exc:
         err = ConnectError(str(exc))
         err.__cause__ = exc
         r.fail("TLS" if cfg.security == "tls" else "greeting",
@@ -382,7 +400,7 @@ def _smtp_connect(r: _Report, cfg, usual: str) -> smtplib.SMTP:
     return client
 
 
-def _smtp_login(r: _Report, cfg, client: smtplib.SMTP) -> None:
+def _smtp_login(r: _Report, cfg: SmtpSection, client: smtplib.SMTP) -> None:
     if not cfg.username:
         r.add(OK, "login", "no username: replies are sent without login (fine for a relay "
                            "that trusts this machine)")
@@ -403,7 +421,7 @@ def _smtp_login(r: _Report, cfg, client: smtplib.SMTP) -> None:
         return
     try:
         password = cfg.password()
-    except Exception as exc:  # noqa: BLE001 - ConfigError: unreadable password file
+    except ConfigError as exc:    # an unreadable password file
         r.fail("login", str(exc))
     if password is None:
         r.fail("login", f"no SMTP password: set the environment variable {cfg.password_env} "

@@ -6,27 +6,38 @@ import logging
 import re
 from datetime import datetime
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from responder.core.drafting import reply_email
-from responder.core.model import Stage
 from responder import providers
-from responder.mail.connections import (AuthError, ConnectError, close_imap, connect_imap,
-                                         find_special_folder)
+from responder.core.drafting import ReplyDraft, reply_email
+from responder.core.model import Stage
+from responder.mail.connections import (
+    AuthError,
+    ConnectError,
+    close_imap,
+    connect_imap,
+    find_special_folder,
+)
+
+if TYPE_CHECKING:
+    from responder.config import Config, InboxSection
+    from responder.store.repository import Repository
 
 log = logging.getLogger(__name__)
 
 DRAFT_APPENDED = "draft-to-folder"
 
 
-def find_drafts_folder(client: IMAPClient, box) -> str | None:
+def find_drafts_folder(client: IMAPClient, box: InboxSection) -> str | None:
     return box.drafts_folder or find_special_folder(client, b"\\Drafts",
                                                     providers.drafts_fallbacks(box))
 
 
-def append_draft(box, message: bytes | EmailMessage, *, client: IMAPClient | None = None,
+def append_draft(box: InboxSection, message: bytes | EmailMessage, *,
+                 client: IMAPClient | None = None,
                  now: datetime | None = None) -> tuple[str, int | None]:
     """Put ``message`` in the inbox's \\Drafts folder (RFC 6154) with the \\Draft flag.
 
@@ -53,12 +64,12 @@ def append_draft(box, message: bytes | EmailMessage, *, client: IMAPClient | Non
             close_imap(client)
 
 
-def draft_message(draft, loop_header_value: str, now: datetime) -> EmailMessage:
+def draft_message(draft: ReplyDraft, loop_header_value: str, now: datetime) -> EmailMessage:
     """A draft as the rep's mail program shows it: threaded, ready to edit and send."""
     return reply_email(draft, loop_header_value=loop_header_value, date=now)
 
 
-def push_drafts(repo, cfg, now: datetime) -> int:
+def push_drafts(repo: Repository, cfg: Config, now: datetime) -> int:
     """Copy every new draft of an inbox with ``drafts_to_folder = true`` to its Drafts.
 
     Each draft goes once (an audit event marks it). Returns how many were appended.

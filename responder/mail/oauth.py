@@ -23,9 +23,13 @@ import logging
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from responder.config import InboxSection, SmtpSection
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ class TokenSource:
 
     def __init__(self, command: str = "", file: str = "", *, what: str = "oauth2",
                  clock: Callable[[], float] = time.time,
-                 run: Callable[..., subprocess.CompletedProcess] = subprocess.run):
+                 run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run) -> None:
         if not command and not file:
             raise TokenError(f"{what}: auth = \"xoauth2\" needs oauth2_token_command or "
                              "oauth2_token_file")
@@ -138,7 +142,7 @@ _sources: dict[tuple[str, str, str], TokenSource] = {}
 _sources_lock = threading.Lock()
 
 
-def source_for(box) -> TokenSource:
+def source_for(box: InboxSection | SmtpSection) -> TokenSource:
     """The shared TokenSource of an inbox section (one cache per command/file)."""
     key = (box.name, box.oauth2_token_command, box.oauth2_token_file)
     with _sources_lock:

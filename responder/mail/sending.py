@@ -152,7 +152,7 @@ def is_interrupted(row: Any, cfg: Any, now: datetime) -> bool:
     if _owner_gone(draft.send_owner):
         return True
     started = draft.send_started_at or row.updated_at
-    return now - started > sending_grace(cfg.smtp.timeout_seconds)
+    return bool(now - started > sending_grace(cfg.smtp.timeout_seconds))
 
 
 def _owner_token() -> str:
@@ -223,8 +223,8 @@ def _send_one(repo: Any, cfg: Any, row: Any, tick: Clock, *, expect: Stage, acto
         row.id, expect, Stage.SENDING, actor=actor, action=action,
         reason=f"{why}: reply {draft.reply_message_id} to {cfg.smtp.host}:{cfg.smtp.port} "
                f"(attempt {attempt}, {owner})",
-        now=now, draft_fields=dict(send_owner=owner, send_started_at=now,
-                                   send_attempts=attempt, send_error=None))
+        now=now, draft_fields={"send_owner": owner, "send_started_at": now,
+                                   "send_attempts": attempt, "send_error": None})
     if not claimed:
         log.info("message #%s: another sender took it first", row.id)
         return None
@@ -260,7 +260,7 @@ def _failed(repo: Any, row: Any, owner: str, exc: Exception, now: datetime) -> s
     log.warning("message #%s: %s", row.id, text)
     to, reason = ((Stage.DRAFTED, f"back to the queue: {text}") if permanent
                   else (Stage.APPROVED, f"{text} (retried on the next run)"))
-    fields = dict(send_error=text, send_owner=None, send_started_at=None)
+    fields = {"send_error": text, "send_owner": None, "send_started_at": None}
     for frm in (Stage.SENDING, Stage.UNCERTAIN):   # uncertain: another run gave up early
         if repo.compare_and_set(row.id, frm, to, actor="system", action="send-failed",
                                 reason=reason, now=now, send_owner=owner,
@@ -274,7 +274,7 @@ def _failed(repo: Any, row: Any, owner: str, exc: Exception, now: datetime) -> s
 def _mark_sent(repo: Any, row: Any, owner: str | None, now: datetime, why: str,
                expect: tuple[Stage, ...] = (Stage.SENDING, Stage.UNCERTAIN),
                actor: str = "system") -> bool:
-    fields = dict(send_error=None, sent_at=now)
+    fields = {"send_error": None, "sent_at": now}
     for frm in expect:
         if repo.compare_and_set(row.id, frm, Stage.SENT, actor=actor, action="sent",
                                 reason=f"{row.draft.reply_message_id} {why}", now=now,
@@ -353,7 +353,7 @@ def _settle(repo: Any, cfg: Any, row: Any, now: datetime, expect: Stage, cause: 
     if repo.compare_and_set(row.id, expect, Stage.UNCERTAIN, actor="system",
                             action="send-uncertain",
                             reason=f"{cause}; not sent again until a person decides",
-                            now=now, send_owner=owner, draft_fields=dict(send_error=text)):
+                            now=now, send_owner=owner, draft_fields={"send_error": text}):
         return "unknown"
     return None
 
@@ -385,7 +385,8 @@ def resend_one(repo: Any, cfg: Any, pk: int, *, actor: str, clock: Clock) -> str
         if not is_interrupted(row, cfg, now):
             raise SendRefused(
                 f"message #{pk} is being sent right now by {row.draft.send_owner} (since "
-                f"{row.draft.send_started_at:%H:%M:%S} UTC); wait for the outcome")
+                f"{(row.draft.send_started_at or row.updated_at):%H:%M:%S} UTC); wait for "
+                "the outcome")
         if _settle(repo, cfg, row, now, Stage.SENDING, _interrupted_cause(row)) == "sent":
             return "sent"
         row = repo.get(pk)

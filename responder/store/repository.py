@@ -12,10 +12,10 @@ import logging
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, cast
 
 from sqlalchemy import create_engine, event, exists, func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from responder.core.model import Draft, Stage
@@ -203,9 +203,10 @@ class Repository:
             if send_owner is not None:
                 cond.append(exists().where(DraftRow.message_pk == pk,
                                            DraftRow.send_owner == send_owner))
-            moved = s.execute(update(MessageRow).where(*cond)
-                              .values(stage=to.value, updated_at=now)
-                              .execution_options(synchronize_session=False))
+            moved = cast(CursorResult[Any],
+                         s.execute(update(MessageRow).where(*cond)
+                                   .values(stage=to.value, updated_at=now)
+                                   .execution_options(synchronize_session=False)))
             if moved.rowcount != 1:
                 return False
             if draft_fields:

@@ -1,7 +1,8 @@
 """The intent classifier interface and the verdict rule every backend shares."""
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from responder.config import IntentSection
 from responder.core.model import INTENTS, IntentVerdict

@@ -14,19 +14,33 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Any, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
-from responder.core.model import IntentVerdict
 from responder.core.intent.base import DEFAULT_MIN_CONFIDENCE, verdict
 from responder.core.intent.features import Featurizer, weight
+from responder.core.model import IntentVerdict
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 HEAD_NAME = "intent_head"
+
+Floats = npt.NDArray[np.float32]
+Counts = dict[str, dict[int, float]]
+"""One text's feature counts: block name -> {feature id: count} (``Featurizer.counts``)."""
+
+
+class BlockConfig(TypedDict, total=False):
+    """How one feature block is weighted (missing keys: weight 1, idf and norm on)."""
+
+    weight: float
+    idf: bool
+    norm: bool
 
 
 @dataclass
@@ -34,13 +48,13 @@ class Vocabulary:
     """Feature id -> column, per-column idf, and how each block is weighted."""
 
     index: dict[int, int]
-    idf: np.ndarray                 # float32 per column
+    idf: Floats                     # float32 per column
     blocks: tuple[str, ...]         # block names in Featurizer order
-    block_cfg: dict[str, dict]      # {block: {"weight": float, "idf": bool, "norm": bool}}
+    block_cfg: dict[str, BlockConfig]
 
     @classmethod
-    def build(cls, counts: list[dict[str, dict[int, float]]], blocks: Sequence[str],
-              block_cfg: dict[str, dict], min_df: dict[str, int]) -> "Vocabulary":
+    def build(cls, counts: list[Counts], blocks: Sequence[str],
+              block_cfg: dict[str, BlockConfig], min_df: dict[str, int]) -> Vocabulary:
         """Vocabulary and idf from training texts' counts (features seen >= min_df times)."""
         n = len(counts)
         index: dict[int, int] = {}
@@ -60,8 +74,8 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.idf)
 
-    def vectorize(self, counts: list[dict[str, dict[int, float]]]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def vectorize(self, counts: list[Counts]
+                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Floats]:
         """CSR arrays (indptr, indices, data) of the weighted, normalised features."""
         indptr = [0]
         indices: list[int] = []
@@ -75,7 +89,8 @@ class Vocabulary:
                 if bw == 0.0:
                     continue
                 use_idf = cfg.get("idf", True)
-                cols, vals = [], []
+                cols: list[int] = []
+                vals: list[float] = []
                 for key, cnt in c[block].items():
                     col = index.get(key)
                     if col is None:
@@ -99,24 +114,25 @@ class Vocabulary:
                 np.asarray(data, dtype=np.float32))
 
 
-def softmax(scores: np.ndarray) -> np.ndarray:
+def softmax(scores: Floats) -> Floats:
     z = scores - scores.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    probs: Floats = e / e.sum(axis=-1, keepdims=True)
+    return probs
 
 
 class LinearHead:
     """Vocabulary + softmax weights: counts -> class probabilities."""
 
-    def __init__(self, vocab: Vocabulary, coef: np.ndarray, intercept: np.ndarray,
-                 classes: Sequence[str], temperature: float = 1.0):
+    def __init__(self, vocab: Vocabulary, coef: npt.ArrayLike, intercept: npt.ArrayLike,
+                 classes: Sequence[str], temperature: float = 1.0) -> None:
         self.vocab = vocab
         self.coef = np.ascontiguousarray(coef, dtype=np.float32)   # features x classes
         self.intercept = np.asarray(intercept, dtype=np.float32)
         self.classes = tuple(classes)
         self.temperature = float(temperature)
 
-    def decision(self, counts: list[dict[str, dict[int, float]]]) -> np.ndarray:
+    def decision(self, counts: list[Counts]) -> Floats:
         indptr, indices, data = self.vocab.vectorize(counts)
         out = np.tile(self.intercept, (len(counts), 1))
         for i in range(len(counts)):
@@ -125,12 +141,12 @@ class LinearHead:
                 out[i] += data[lo:hi] @ self.coef[indices[lo:hi]]
         return out
 
-    def proba(self, counts: list[dict[str, dict[int, float]]]) -> np.ndarray:
+    def proba(self, counts: list[Counts]) -> Floats:
         return softmax(self.decision(counts) / self.temperature)
 
     # ---- storage: JSON + npz, never pickle ------------------------------------------
 
-    def save(self, folder: Path, params: dict, name: str = HEAD_NAME) -> None:
+    def save(self, folder: Path, params: dict[str, Any], name: str = HEAD_NAME) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         ids = np.zeros(len(self.vocab), dtype=np.uint32)
         for key, col in self.vocab.index.items():
@@ -146,7 +162,7 @@ class LinearHead:
                                              encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path, name: str = HEAD_NAME) -> tuple["LinearHead", dict]:
+    def load(cls, folder: Path, name: str = HEAD_NAME) -> tuple[LinearHead, dict[str, Any]]:
         meta_path, arrays_path = folder / f"{name}.json", folder / f"{name}.npz"
         if not meta_path.is_file() or not arrays_path.is_file():
             raise FileNotFoundError(
@@ -164,7 +180,7 @@ class LinearHead:
 
 
 @lru_cache(maxsize=4)
-def _load_cached(folder: str) -> tuple[LinearHead, dict, Featurizer]:
+def _load_cached(folder: str) -> tuple[LinearHead, dict[str, Any], Featurizer]:
     head, meta = LinearHead.load(Path(folder))
     feat = Featurizer(**meta.get("featurizer", {}))
     return head, meta, feat
@@ -175,8 +191,9 @@ class BuiltinClassifier:
 
     name = "builtin"
 
-    def __init__(self, head: LinearHead, featurizer: Featurizer, meta: dict | None = None,
-                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, batch_size: int = 16):
+    def __init__(self, head: LinearHead, featurizer: Featurizer,
+                 meta: dict[str, Any] | None = None,
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, batch_size: int = 16) -> None:
         self.head = head
         self.featurizer = featurizer
         self.meta = meta or {}
@@ -185,13 +202,13 @@ class BuiltinClassifier:
 
     @classmethod
     def load(cls, folder: str | Path | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-             batch_size: int = 16) -> "BuiltinClassifier":
+             batch_size: int = 16) -> BuiltinClassifier:
         """The bundled head (folder None) or one trained into another folder."""
         path = Path(folder).resolve() if folder else DATA_DIR
         head, meta, feat = _load_cached(str(path))
         return cls(head, feat, meta, min_confidence=min_confidence, batch_size=batch_size)
 
-    def proba(self, texts: Sequence[str]) -> np.ndarray:
+    def proba(self, texts: Sequence[str]) -> Floats:
         """Class probabilities (rows: texts, columns: self.head.classes)."""
         counts = [self.featurizer.counts(t or "") for t in texts]
         if not counts:

@@ -4,14 +4,19 @@
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from responder.core.model import INTENTS, LANGUAGES
+from responder.core.corpus import Record
+from responder.core.intent.base import IntentClassifier
 from responder.core.intent.text import record_texts
+from responder.core.languages import LANGUAGES
+from responder.core.model import INTENTS
 
 
-def evaluate(classifier, records: Sequence[dict], texts: Sequence[str] | None = None,
-             languages: Sequence[str | None] | None = None) -> dict:
+def evaluate(classifier: IntentClassifier, records: Sequence[Record],
+             texts: Sequence[str] | None = None,
+             languages: Sequence[str | None] | None = None) -> dict[str, Any]:
     """Accuracy overall and per language (the record's own "lang"), the intent x intent
     confusion matrix (rows: true, columns: predicted) and the most frequent confusions.
 
@@ -25,12 +30,13 @@ def evaluate(classifier, records: Sequence[dict], texts: Sequence[str] | None = 
     verdicts = classifier.classify(list(texts), list(languages) if languages is not None else None)
     index = {name: i for i, name in enumerate(INTENTS)}
     matrix = [[0] * len(INTENTS) for _ in INTENTS]
-    per_lang: dict[str, dict] = {}
+    per_lang: dict[str, dict[str, int]] = {}
     low = 0
     correct = 0
-    errors = []
+    errors: list[dict[str, Any]] = []
     for rec, v in zip(records, verdicts):
-        truth = rec.get("intent") if rec.get("intent") in index else "other"
+        label = rec.get("intent")
+        truth = label if isinstance(label, str) and label in index else "other"
         lang = rec.get("lang") or "?"
         matrix[index[truth]][index[v.intent]] += 1
         stats = per_lang.setdefault(lang, {"n": 0, "correct": 0, "low_confidence": 0})
@@ -45,16 +51,18 @@ def evaluate(classifier, records: Sequence[dict], texts: Sequence[str] | None = 
             errors.append({"id": rec.get("id"), "lang": lang, "true": truth, "pred": v.intent,
                            "confidence": round(v.confidence, 3),
                            "low_confidence": v.low_confidence})
-    order = [l for l in LANGUAGES if l in per_lang] + sorted(set(per_lang) - set(LANGUAGES))
-    by_language = {}
+    order = [code for code in LANGUAGES if code in per_lang] + sorted(
+        set(per_lang) - set(LANGUAGES))
+    by_language: dict[str, dict[str, float]] = {}
     for lang in order:
         s = per_lang[lang]
         by_language[lang] = {**s, "accuracy": s["correct"] / s["n"] if s["n"] else 0.0}
-    confusions = [{"true": INTENTS[i], "pred": INTENTS[j], "count": matrix[i][j]}
-                  for i in range(len(INTENTS)) for j in range(len(INTENTS))
+    confusions: list[dict[str, Any]] = [
+        {"true": INTENTS[i], "pred": INTENTS[j], "count": matrix[i][j]}
+        for i in range(len(INTENTS)) for j in range(len(INTENTS))
                   if i != j and matrix[i][j]]
     confusions.sort(key=lambda c: (-c["count"], c["true"], c["pred"]))
-    per_intent = {}
+    per_intent: dict[str, dict[str, float]] = {}
     for i, name in enumerate(INTENTS):
         support = sum(matrix[i])
         predicted = sum(row[i] for row in matrix)
@@ -77,13 +85,14 @@ def evaluate(classifier, records: Sequence[dict], texts: Sequence[str] | None = 
     }
 
 
-_SHORT = {"refund_request": "refund", "where_is_my_order": "where", "damaged_or_wrong_item": "damaged",
-          "cancel_order": "cancel", "login_or_password_trouble": "login",
-          "download_trouble": "download", "product_question": "product",
-          "billing_or_charge_dispute": "billing", "thanks_or_praise": "thanks", "other": "other"}
+_SHORT = {"refund_request": "refund", "where_is_my_order": "where",
+          "damaged_or_wrong_item": "damaged", "cancel_order": "cancel",
+          "login_or_password_trouble": "login", "download_trouble": "download",
+          "product_question": "product", "billing_or_charge_dispute": "billing",
+          "thanks_or_praise": "thanks", "other": "other"}
 
 
-def format_report(report: dict) -> str:
+def format_report(report: dict[str, Any]) -> str:
     lines = [f"classifier {report['classifier']}: {report['n']} messages, "
              f"accuracy {report['accuracy']:.1%}, "
              f"{report['low_confidence']} below the confidence floor (answered 'other')", ""]
@@ -97,7 +106,7 @@ def format_report(report: dict) -> str:
             lines.append(f"{name:<27}{s['support']:>5}{s['precision']:>11.1%}{s['recall']:>8.1%}")
     lines.append("")
     labels = report["labels"]
-    short = [_SHORT.get(l, l[:8]) for l in labels]
+    short = [_SHORT.get(label, label[:8]) for label in labels]
     lines.append("confusion (rows: true intent, columns: predicted)")
     lines.append(" " * 10 + "".join(f"{s:>9}" for s in short))
     for name, row in zip(short, report["confusion"]):

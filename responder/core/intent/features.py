@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from typing import Iterable
+from collections.abc import Iterable
 
 from responder.core.intent.keywords import KeywordMatcher
 from responder.core.text import fold, tokens

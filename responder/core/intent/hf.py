@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
+from responder.core.intent.base import DEFAULT_MIN_CONFIDENCE, verdict
 from responder.core.model import INTENTS, IntentVerdict
 from responder.core.scoring.encoder import quiet_loading
 from responder.core.scoring.errors import ModelUnavailable
-from responder.core.intent.base import DEFAULT_MIN_CONFIDENCE, verdict
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class TransformersClassifier:
         positions = getattr(config, "max_position_embeddings", None) or max_length
         self.max_length = int(min(max_length, limit, positions))
 
-    def proba(self, texts: Sequence[str]) -> np.ndarray:
+    def proba(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Probabilities per intent (rows: texts, columns: model.INTENTS)."""
         torch = self._torch
         out = np.zeros((len(texts), len(INTENTS)), dtype=np.float32)
@@ -99,7 +100,7 @@ class TransformersClassifier:
         if not texts:
             return []
         probs = self.proba(texts)
-        result = []
+        result: list[IntentVerdict] = []
         for row in probs:
             best = int(np.argmax(row))
             result.append(verdict(INTENTS[best], float(row[best]), self.min_confidence))

@@ -14,7 +14,7 @@ def _fallback_own_words(body: str) -> str:
     return strip_quotes(body, signature=True).strip()
 
 
-def record_text(record: dict) -> tuple[str, str | None]:
+def record_text(record: corpus.Record) -> tuple[str, str | None]:
     """(subject + "\\n" + own words, detected language) of one corpus record."""
     try:
         parsed = parsing.parse(corpus.to_raw(record))
@@ -26,8 +26,9 @@ def record_text(record: dict) -> tuple[str, str | None]:
     return f"{record.get('subject', '')}\n{_fallback_own_words(record.get('body', ''))}", None
 
 
-def record_texts(records: list[dict]) -> tuple[list[str], list[str | None]]:
-    texts, langs = [], []
+def record_texts(records: list[corpus.Record]) -> tuple[list[str], list[str | None]]:
+    texts: list[str] = []
+    langs: list[str | None] = []
     for rec in records:
         text, lang = record_text(rec)
         texts.append(text)

@@ -32,9 +32,18 @@ from responder.core.model import ParsedMessage
 from responder.core.parsing import language as _language
 from responder.core.parsing.body import _PARSER, _body_text
 from responder.core.parsing.charsets import decode_bytes, decode_part
-from responder.core.parsing.headers import (_addresses, _charset_hint, _date, _fix_bare_cr,
-                                            _fix_broken_folding, _fix_obs_headers, _header,
-                                            _in_reply_to, _message_id, _references)
+from responder.core.parsing.headers import (
+    _addresses,
+    _charset_hint,
+    _date,
+    _fix_bare_cr,
+    _fix_broken_folding,
+    _fix_obs_headers,
+    _header,
+    _in_reply_to,
+    _message_id,
+    _references,
+)
 from responder.core.parsing.html import html_to_text
 from responder.core.parsing.language import _get_detector as _get_detector  # tests use it
 from responder.core.parsing.language import detect_language, warm_up

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 from email import policy
-from email.message import Message
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from typing import Iterator
+from typing import cast
 
 from responder.core.parsing.charsets import _INVISIBLE, _clean, _payload_bytes, decode_part
 from responder.core.parsing.html import html_to_text
@@ -91,7 +92,7 @@ def _collect(part: Message, out: list[str], depth: int = 0) -> None:
         return
     if part.is_multipart():
         try:
-            children = list(part.iter_parts())
+            children = list(cast(EmailMessage, part).iter_parts())
         except Exception:  # noqa: BLE001
             children = []
         if ctype == "multipart/alternative":
@@ -131,9 +132,10 @@ def _recover_multipart(part: Message) -> Message | None:
     return fixed if fixed.is_multipart() else None
 
 
-def _best_alternative(children: list[Message], depth: int) -> str:
+def _best_alternative(children: Sequence[Message], depth: int) -> str:
     """text/plain if it says something, else HTML converted; nested trees allowed."""
-    plain, html = [], []
+    plain: list[str] = []
+    html: list[str] = []
     for child in children:
         if _is_attachment(child):
             continue
@@ -197,7 +199,8 @@ def _walk_inline(part: Message, depth: int = 0) -> Iterator[Message]:
         return
     if part.is_multipart():
         try:
-            children = list(part.iter_parts()) if _ctype(part).startswith("multipart/") \
+            children = list(cast(EmailMessage, part).iter_parts()) \
+                if _ctype(part).startswith("multipart/") \
                 else [p for p in (part.get_payload() or []) if isinstance(p, Message)]
         except Exception:  # noqa: BLE001
             children = []

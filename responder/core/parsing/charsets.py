@@ -86,8 +86,8 @@ def _guess(data: bytes) -> str:
     try:
         import charset_normalizer  # optional: listed in pyproject; cp1252 fallback without it
     except ImportError:
-        charset_normalizer = None
-    if charset_normalizer is not None and len(data) >= 8:
+        return _cp1252(data)
+    if len(data) >= 8:
         try:
             best = charset_normalizer.from_bytes(data[:65536]).best()
             if best is not None and best.encoding:
@@ -97,7 +97,9 @@ def _guess(data: bytes) -> str:
     return _cp1252(data)
 
 
-def _latin1_fallback(err: UnicodeDecodeError) -> tuple[str, int]:
+def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
     return err.object[err.start:err.end].decode("latin-1"), err.end
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import binascii
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
 from responder.core.parsing.charsets import _clean, _codec_for, decode_bytes
-
 
 _EW = re.compile(r"=\?([^?\s]+?)(?:\*[^?\s]*)?\?([qQbB])\?([^?\s]*?)\?=")
 
@@ -24,6 +23,7 @@ def _decode_ew_text(value: str, hint: str | None = None) -> str:
         if between and not (runs and runs[-1][0] is not None and not between.strip()):
             runs.append((None, between))
         charset, enc, payload = m.group(1).lower(), m.group(2).lower(), m.group(3)
+        data: bytes
         if enc == "q":
             data = re.sub(rb"=([0-9A-Fa-f]{2})", lambda mm: bytes([int(mm.group(1), 16)]),
                           payload.replace("_", " ").encode("utf-8", "surrogateescape"))
@@ -37,11 +37,11 @@ def _decode_ew_text(value: str, hint: str | None = None) -> str:
     if pos < len(value):
         runs.append((None, value[pos:]))
     pieces = []
-    for charset, data in runs:
-        if charset is None:
-            pieces.append(_clean(data, hint))  # type: ignore[arg-type]
+    for run_charset, run in runs:
+        if run_charset is None:
+            pieces.append(_clean(run, hint))  # type: ignore[arg-type]
         else:
-            pieces.append(decode_bytes(data, charset))  # type: ignore[arg-type]
+            pieces.append(decode_bytes(run, run_charset))  # type: ignore[arg-type]
     return "".join(pieces)
 
 
@@ -154,7 +154,7 @@ def _date(value: str, defects: list[str]) -> datetime | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)  # "-0000": time given in UTC, zone unknown
+        dt = dt.replace(tzinfo=UTC)  # "-0000": time given in UTC, zone unknown
     return dt
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def html_to_text(html: str) -> str:
     if len(html) > _HTML_MAX_CHARS:
         html = html[:_HTML_MAX_CHARS]  # a customer's words are at the top
     try:
-        from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
+        from bs4 import BeautifulSoup
+        from bs4.element import Comment, Doctype, NavigableString, Tag
         soup = BeautifulSoup(html, "html.parser")
     except Exception:  # noqa: BLE001 - fall back to a regex strip
         log.debug("BeautifulSoup failed", exc_info=True)
@@ -58,14 +60,14 @@ def html_to_text(html: str) -> str:
             text = re.sub(r"[ \t\u00a0\u200b\u200c\u200d\ufeff]+", " ", text).strip()
         prefix = "> " * state["quote"]
         if text:
-            if state["pending_blank"] and out and out[-1].strip(">  ") != "":
+            if state["pending_blank"] and out and out[-1].strip("> ") != "":
                 out.append(prefix.rstrip())
             state["pending_blank"] = False
             out.append(prefix + text)
         if blank:
             state["pending_blank"] = True
 
-    def walk(node) -> None:
+    def walk(node: Any) -> None:
         for child in list(node.children):
             if isinstance(child, (Comment, Doctype)):
                 continue
@@ -91,7 +93,7 @@ def html_to_text(html: str) -> str:
                 flush()
                 continue
             if name == "img":
-                alt = (child.get("alt") or "").strip()
+                alt = str(child.get("alt") or "").strip()
                 if alt and len(alt) < 60:
                     line.append(alt)
                 continue

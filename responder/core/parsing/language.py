@@ -76,7 +76,8 @@ def detect_language(text: str) -> str | None:
         return None
     if not values:
         return None
-    scored = [(v.language.iso_code_639_1.name.lower(), v.value) for v in values]
+    scored: list[tuple[str, float]] = [(v.language.iso_code_639_1.name.lower(), v.value)
+                                       for v in values]
     top_code, top = scored[0]
     second_code, second = scored[1] if len(scored) > 1 else ("", 0.0)
     words = len(re.findall(r"\w{2,}", sample))

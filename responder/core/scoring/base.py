@@ -17,11 +17,11 @@ Backends (built by :func:`responder.core.scoring.factory.make_scorer`):
 """
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from responder.core.model import HostilityVerdict
 from responder.core.scoring.errors import ModelUnavailable
-
 
 __all__ = ["Scorer", "ModelUnavailable"]
 

@@ -14,17 +14,26 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from responder.core.model import HOSTILITY_LABELS, LANGUAGES, HostilityVerdict
+from responder.core.languages import LANGUAGES
+from responder.core.model import HOSTILITY_LABELS, HostilityVerdict
 from responder.core.scoring.encoder import SentenceEncoder, get_encoder
 from responder.core.scoring.errors import ModelUnavailable
-from responder.core.scoring.features import EMB_DIM, HASH_DIM, LEX_NAMES, SentenceFeatures, sentence_features
-from responder.core.scoring.lexicon import Lexicon, load_lexicon
+from responder.core.scoring.features import (
+    EMB_DIM,
+    HASH_DIM,
+    LEX_NAMES,
+    SentenceFeatures,
+    sentence_features,
+)
+from responder.core.scoring.lexicon import Hit, Lexicon, load_lexicon
 from responder.core.scoring.text import guess_language, split_sentences
 
 log = logging.getLogger(__name__)
@@ -42,8 +51,10 @@ EVIDENCE_SCORE = 0.5 * LABEL_SCORE
 # the label reported when the head holds a message but no word list names why
 FALLBACK_LABEL = "contempt"
 
+Floats = npt.NDArray[np.float32]
 
-def message_features(z: np.ndarray) -> np.ndarray:
+
+def message_features(z: Floats) -> Floats:
     """Message-level inputs from the logits of its sentences."""
     if z.size == 0:
         return np.asarray([-10.0, 0.0, 0.0], np.float32)
@@ -59,16 +70,16 @@ MESSAGE_FEATURES = ("top_sentence_logit", "logsumexp_minus_top", "log1p_sentence
 class Head:
     """The trained weights: sentence layer and message layer."""
 
-    w_hash: np.ndarray        # HASH_DIM
-    w_emb: np.ndarray         # 2 * EMB_DIM: [English sentences | other languages]
-    w_lex: np.ndarray         # LEX_DIM
+    w_hash: Floats            # HASH_DIM
+    w_emb: Floats             # 2 * EMB_DIM: [English sentences | other languages]
+    w_lex: Floats             # LEX_DIM
     bias: float
-    msg_w: np.ndarray         # len(MESSAGE_FEATURES)
+    msg_w: Floats             # len(MESSAGE_FEATURES)
     msg_b: float
-    meta: dict
+    meta: dict[str, Any]      # the JSON beside the weights: how the head was trained
 
     @classmethod
-    def load(cls, folder: str | Path | None = None) -> "Head":
+    def load(cls, folder: str | Path | None = None) -> Head:
         folder = Path(folder) if folder else DATA_DIR
         npz, meta_path = folder / HEAD_NPZ, folder / HEAD_JSON
         if not npz.is_file() or not meta_path.is_file():
@@ -103,8 +114,8 @@ class Head:
         (folder / HEAD_JSON).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n",
                                         encoding="utf-8")
 
-    def sentence_logits(self, feats: list[SentenceFeatures], emb: np.ndarray,
-                        english: np.ndarray) -> np.ndarray:
+    def sentence_logits(self, feats: list[SentenceFeatures], emb: Floats,
+                        english: npt.NDArray[np.bool_]) -> Floats:
         z = np.full(len(feats), self.bias, np.float32)
         if not feats:
             return z
@@ -117,17 +128,18 @@ class Head:
                 z[i] += float(self.w_hash[f.hash_idx] @ f.hash_val)
         return z
 
-    def message_logit(self, z: np.ndarray) -> float:
+    def message_logit(self, z: Floats) -> float:
         return float(message_features(z) @ self.msg_w + self.msg_b)
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+def _sigmoid(x: Floats | float) -> npt.NDArray[np.floating[Any]]:
+    """The logistic function; for a plain number, an array of no dimensions."""
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -40, 40))))
 
 
 def resolve_languages(texts: Sequence[str], languages: Sequence[str | None] | None) -> list[str]:
     """The caller's language per text when supported, else a cheap guess."""
-    out = []
+    out: list[str] = []
     for i, text in enumerate(texts):
         lang = languages[i] if languages is not None and i < len(languages) else None
         lang = (lang or "").lower().split("-")[0].split("_")[0]
@@ -135,8 +147,8 @@ def resolve_languages(texts: Sequence[str], languages: Sequence[str | None] | No
     return out
 
 
-def labels_from_hits(hits_per_sentence: list[list], hostile: bool,
-                     sentence_scores: Sequence[float] | None = None,
+def labels_from_hits(hits_per_sentence: list[list[Hit]], hostile: bool,
+                     sentence_scores: Sequence[float] | npt.NDArray[np.floating[Any]] | None = None,
                      floor: float = 0.0, extra: Sequence[str] = ()) -> list[str]:
     """HOSTILITY_LABELS named by the word lists.
 
@@ -181,11 +193,13 @@ class BuiltinScorer:
         return lex
 
     # -- scoring ----------------------------------------------------------
-    def sentence_scores(self, texts: Sequence[str], languages: Sequence[str | None] | None = None):
+    def sentence_scores(self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+                        ) -> list[tuple[list[str], Floats, list[SentenceFeatures]]]:
         """Per text: (sentences, logits, features). The building block of score()."""
         langs = resolve_languages(texts, languages)
         per_text = [split_sentences(t or "") for t in texts]
-        flat, owner = [], []
+        flat: list[str] = []
+        owner: list[int] = []
         for i, sents in enumerate(per_text):
             flat.extend(sents)
             owner.extend([i] * len(sents))
@@ -194,7 +208,8 @@ class BuiltinScorer:
         emb = self.encoder.encode(flat, batch_size=self.batch_size)
         english = np.asarray([langs[i] == "en" for i in owner], bool)
         z = self.head.sentence_logits(feats, emb, english)
-        out, k = [], 0
+        out: list[tuple[list[str], Floats, list[SentenceFeatures]]] = []
+        k = 0
         for sents in per_text:
             n = len(sents)
             out.append((sents, z[k:k + n], feats[k:k + n]))
@@ -204,12 +219,12 @@ class BuiltinScorer:
     def score(self, texts: Sequence[str], languages: Sequence[str | None] | None = None
               ) -> list[HostilityVerdict]:
         texts = list(texts)
-        verdicts = []
+        verdicts: list[HostilityVerdict] = []
         for sents, z, feats in self.sentence_scores(texts, languages):
             verdicts.append(self._verdict(sents, z, feats))
         return verdicts
 
-    def _verdict(self, sents: list[str], z: np.ndarray, feats: list[SentenceFeatures]
+    def _verdict(self, sents: list[str], z: Floats, feats: list[SentenceFeatures]
                  ) -> HostilityVerdict:
         if not sents:
             return HostilityVerdict(score=0.0)

@@ -10,12 +10,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from responder.core.scoring.errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,7 @@ MAX_TOKENS = 128
 
 
 @contextlib.contextmanager
-def quiet_loading():
+def quiet_loading() -> Iterator[None]:
     """No "Loading weights" progress bar on every start of the service."""
     try:
         from transformers.utils import logging as hf_logging
@@ -31,12 +36,12 @@ def quiet_loading():
     except (ImportError, AttributeError):             # pragma: no cover
         yield
         return
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # unannotated upstream
     try:
         yield
     finally:
         if was_on:
-            hf_logging.enable_progress_bar()
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]  # unannotated upstream
 
 
 def packaged_model_dir() -> Path:
@@ -61,7 +66,7 @@ class SentenceEncoder:
     """Mean-pooled, L2-normalised sentence embeddings (sentence-transformers style)."""
 
     def __init__(self, model_dir: str | Path | None = None, device: str = "cpu",
-                 max_tokens: int = MAX_TOKENS):
+                 max_tokens: int = MAX_TOKENS) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -70,8 +75,10 @@ class SentenceEncoder:
             raise ModelUnavailable(f"Sentence encoder folder not found: {folder}")
         try:
             with quiet_loading():
-                self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-                self.model = AutoModel.from_pretrained(str(folder), local_files_only=True)
+                self.tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(
+                    str(folder), local_files_only=True)
+                self.model: PreTrainedModel = AutoModel.from_pretrained(
+                    str(folder), local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(
                 f"Could not load the sentence encoder from {folder}: {exc}") from exc
@@ -84,7 +91,8 @@ class SentenceEncoder:
         self._torch = torch
         self._lock = threading.Lock()
 
-    def encode(self, sentences: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, sentences: Sequence[str], batch_size: int = 32
+               ) -> npt.NDArray[np.float32]:
         """One row per sentence; sentences are batched by length to save padding."""
         torch = self._torch
         out = np.zeros((len(sentences), self.dim), np.float32)

@@ -7,18 +7,24 @@ parser's detected language, as in the live pipeline.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from responder.config import ScoringSection
 from responder.core import corpus, parsing
 from responder.core.cooling import is_hostile
-from responder.core.model import LANGUAGES
+from responder.core.languages import LANGUAGES
+from responder.core.model import HostilityVerdict
+from responder.core.scoring.base import Scorer
 
 HOSTILE = "hostile"
 COMPLAINT = "complaint"
 
+#: (the record's hostility label, the score, held?) for one record
+Row = tuple[str | None, float, bool]
 
-def prepare(records: Sequence[dict]) -> tuple[list[str], list[str | None]]:
+
+def prepare(records: Sequence[corpus.Record]) -> tuple[list[str], list[str | None]]:
     """(own words, language) per record, the way the pipeline would see them."""
     texts: list[str] = []
     langs: list[str | None] = []
@@ -40,7 +46,7 @@ def _auc(y: list[int], s: list[float]) -> float | None:
     return float(roc_auc_score(y, s))
 
 
-def _figures(rows: list[tuple[str, float, bool]]) -> dict:
+def _figures(rows: list[Row]) -> dict[str, Any]:
     y = [1 if h == HOSTILE else 0 for h, _, _ in rows]
     s = [score for _, score, _ in rows]
     held = [flag for _, _, flag in rows]
@@ -63,10 +69,10 @@ def _figures(rows: list[tuple[str, float, bool]]) -> dict:
     }
 
 
-def evaluate(scorer, records: Sequence[dict], texts: Sequence[str] | None = None,
+def evaluate(scorer: Scorer, records: Sequence[corpus.Record], texts: Sequence[str] | None = None,
              languages: Sequence[str | None] | None = None, batch_size: int = 64,
              hold_threshold: float = ScoringSection.model_fields["hold_threshold"].default,
-             ) -> dict:
+             ) -> dict[str, Any]:
     """Per-language and overall figures of the hold decision (score >= ``hold_threshold``,
     :func:`responder.core.cooling.is_hostile`).
 
@@ -75,15 +81,15 @@ def evaluate(scorer, records: Sequence[dict], texts: Sequence[str] | None = None
     records = list(records)
     if texts is None:
         texts, languages = prepare(records)
-    verdicts = []
+    verdicts: list[HostilityVerdict] = []
     for start in range(0, len(texts), batch_size):
         verdicts.extend(scorer.score(list(texts[start:start + batch_size]),
                                      list(languages[start:start + batch_size])
                                      if languages is not None else None))
-    by_lang: dict[str, list] = {}
-    all_rows = []
+    by_lang: dict[str, list[Row]] = {}
+    all_rows: list[Row] = []
     for rec, verdict in zip(records, verdicts):
-        row = (rec.get("hostility"), float(verdict.score), is_hostile(verdict, hold_threshold))
+        row: Row = (rec.get("hostility"), float(verdict.score), is_hostile(verdict, hold_threshold))
         by_lang.setdefault(rec.get("lang") or "?", []).append(row)
         all_rows.append(row)
     order = [lang for lang in LANGUAGES if lang in by_lang] + sorted(
@@ -96,13 +102,13 @@ def evaluate(scorer, records: Sequence[dict], texts: Sequence[str] | None = None
     }
 
 
-def _fmt(value, pct: bool = False) -> str:
+def _fmt(value: float | None, pct: bool = False) -> str:
     if value is None:
         return "-"
     return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
 
 
-def format_report(report: dict) -> str:
+def format_report(report: dict[str, Any]) -> str:
     """A readable table: one line per language and one for all."""
     head = (f"{'lang':<5} {'n':>5} {'hostile':>7} {'compl.':>6} {'AUC':>6} {'prec.':>6} "
             f"{'recall':>6} {'hostile held':>12} {'compl. held':>11} {'neutral held':>12}")

@@ -22,19 +22,26 @@ def make_scorer(cfg: ScoringSection | None = None) -> Scorer:
     batch_size = int(cfg.batch_size)
     device = cfg.device or "cpu"
     if backend == "builtin":
-        from responder.core.scoring.builtin import HEAD_NPZ, BuiltinScorer
-        head_dir = None
+        # The default is the multilingual numpy scorer (no torch). A folder in
+        # scoring.model holding a head of the earlier MiniLM format (and no
+        # multilingual head) still gets the MiniLM scorer, which needs torch.
+        from responder.core.scoring.builtin import HEAD_NPZ
+        from responder.core.scoring.mlhead import ML_HEAD_NPZ, MultilingualScorer
         if model:
             folder = Path(model).expanduser()
-            if (folder / HEAD_NPZ).is_file():
-                head_dir = folder                  # a head trained on the shop's own mail
-            else:
-                log.warning("scoring.model=%r is ignored by the builtin backend (it is not a "
-                            "folder with %s)", model, HEAD_NPZ)
-        return BuiltinScorer(batch_size=batch_size, device=device,
-                             head_dir=head_dir)
+            if (folder / ML_HEAD_NPZ).is_file():
+                return MultilingualScorer(batch_size=batch_size, head_dir=folder)
+            if (folder / HEAD_NPZ).is_file():    # a MiniLM head trained on the shop's own mail
+                from responder.core.scoring.builtin import BuiltinScorer
+                return BuiltinScorer(batch_size=batch_size, device=device, head_dir=folder)
+            log.warning("scoring.model=%r is ignored by the builtin backend (it is not a "
+                        "folder with %s or %s)", model, ML_HEAD_NPZ, HEAD_NPZ)
+        return MultilingualScorer(batch_size=batch_size)
     if backend == "transformers":
-        from responder.core.scoring.transformers_backend import DEFAULT_HOSTILE_LABELS, TransformersScorer
+        from responder.core.scoring.transformers_backend import (
+            DEFAULT_HOSTILE_LABELS,
+            TransformersScorer,
+        )
         labels = list(cfg.hostile_labels or DEFAULT_HOSTILE_LABELS)
         return TransformersScorer(model, batch_size=batch_size,
                                   hostile_labels=labels, device=device)

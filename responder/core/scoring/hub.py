@@ -10,7 +10,6 @@ from pathlib import Path
 
 from responder.core.scoring.errors import ModelUnavailable
 
-
 _SKIP_FILES = ["*.onnx", "onnx/*", "*.h5", "tf_model*", "flax_model*", "*.msgpack", "*.ot",
                "rust_model*", "*.tflite", "openvino/*", "coreml/*", "*.gguf"]
 

@@ -244,7 +244,8 @@ class Lexicon:
                         cands.update(got)
         return cands
 
-    @lru_cache(maxsize=4096)
+    # bounded, and lexicons live as long as the process (load_lexicon caches them)
+    @lru_cache(maxsize=4096)  # noqa: B019
     def _unmask(self, tok: str) -> tuple[str, ...]:
         """Words of the list that a masked token like f*ck or f***ing may be."""
         if not any(ch.isalpha() for ch in tok) or tok.strip("*") == "":

@@ -18,18 +18,33 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from responder.core.model import HostilityVerdict
-from responder.core.scoring.builtin import (EVIDENCE_MAX, EVIDENCE_SCORE, LABEL_SCORE,
-                                            labels_from_hits, resolve_languages)
+from responder.core.scoring.builtin import (
+    EVIDENCE_MAX,
+    EVIDENCE_SCORE,
+    LABEL_SCORE,
+    labels_from_hits,
+    resolve_languages,
+)
 from responder.core.scoring.encoder import quiet_loading
 from responder.core.scoring.errors import ModelUnavailable
 from responder.core.scoring.lexicon import load_lexicon
-from responder.core.scoring.text import fold, split_sentences, tokens
+from responder.core.scoring.text import split_sentences, tokens
+from responder.core.text import fold
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+#: a transformers sequence-classification model: whatever class the checkpoint names
+#: (``from_pretrained`` is typed as returning Any upstream)
+Model = Any
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +79,8 @@ def _unavailable(model: str, why: str) -> ModelUnavailable:
         "them), or set scoring.backend = \"builtin\" to use the offline default.")
 
 
-def load_classifier(model: str, device: str = "cpu"):
+def load_classifier(model: str, device: str = "cpu"
+                    ) -> tuple[PreTrainedTokenizerBase, Model]:
     """(tokenizer, model) for a hub id or a local folder; ModelUnavailable if neither works."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -73,7 +89,8 @@ def load_classifier(model: str, device: str = "cpu"):
         raise _unavailable(model, "scoring.model is empty")
     path = Path(model).expanduser()
 
-    def _load(source: str, local_only: bool):
+    def _load(source: str, local_only: bool
+              ) -> tuple[PreTrainedTokenizerBase, Model]:
         with quiet_loading():
             tok = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
             mdl = AutoModelForSequenceClassification.from_pretrained(
@@ -111,7 +128,7 @@ class TransformersScorer:
 
     def __init__(self, model: str, batch_size: int = 16,
                  hostile_labels: Sequence[str] | None = None, device: str = "cpu",
-                 max_tokens: int = 256):
+                 max_tokens: int = 256) -> None:
         import torch
 
         self._torch = torch
@@ -135,7 +152,7 @@ class TransformersScorer:
         limit = getattr(self.tokenizer, "model_max_length", max_tokens) or max_tokens
         self.max_tokens = int(min(max_tokens, limit if limit < 100_000 else max_tokens))
 
-    def label_probabilities(self, sentences: Sequence[str]) -> np.ndarray:
+    def label_probabilities(self, sentences: Sequence[str]) -> npt.NDArray[np.float32]:
         """Probabilities per sentence and model label (sigmoid or softmax)."""
         torch = self._torch
         out = np.zeros((len(sentences), self.num_labels), np.float32)
@@ -153,9 +170,11 @@ class TransformersScorer:
                 out[ids] = probs.cpu().numpy()
         return out
 
-    def _hostility(self, probs: np.ndarray) -> np.ndarray:
+    def _hostility(self, probs: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         sel = probs[:, self.hostile_idx]
-        return sel.max(axis=1) if self.multi_label else np.clip(sel.sum(axis=1), 0.0, 1.0)
+        per_sentence: npt.NDArray[np.float32] = (
+            sel.max(axis=1) if self.multi_label else np.clip(sel.sum(axis=1), 0.0, 1.0))
+        return per_sentence
 
     def score(self, texts: Sequence[str], languages: Sequence[str | None] | None = None
               ) -> list[HostilityVerdict]:
@@ -165,7 +184,8 @@ class TransformersScorer:
         flat = [s for sents in per_text for s in sents]
         probs = self.label_probabilities(flat)
         hostility = self._hostility(probs) if len(flat) else np.zeros(0, np.float32)
-        verdicts, k = [], 0
+        verdicts: list[HostilityVerdict] = []
+        k = 0
         floor = EVIDENCE_SCORE
         for sents, lang in zip(per_text, langs):
             n = len(sents)
@@ -180,7 +200,7 @@ class TransformersScorer:
             evidence = [sents[i] for i in order[:EVIDENCE_MAX] if h[i] >= floor]
             if hostile and not evidence:
                 evidence = [sents[int(order[0])]]
-            extra = set()
+            extra: set[str] = set()
             for i in range(n):
                 if h[i] < floor:
                     continue

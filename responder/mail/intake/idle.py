@@ -39,16 +39,21 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from hashlib import sha1
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
+from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from responder.core.clock import utcnow
 from responder.mail.connections import AuthError, ConnectError, close_imap, connect_imap
+
+if TYPE_CHECKING:
+    from responder.config import Config, InboxSection
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +128,11 @@ class InboxStatus:
     updated_at: str = ""
 
 
-def status_path(cfg) -> Path:
+#: one inbox's status as stored in the JSON file (``asdict`` of an InboxStatus)
+StatusEntry = dict[str, Any]
+
+
+def status_path(cfg: Config) -> Path:
     """Where the running service writes inbox connection states: $RESPONDER_STATUS_FILE,
     else next to an SQLite database file, else in the temp folder."""
     env = os.environ.get(STATUS_FILE_ENV)
@@ -140,10 +149,10 @@ def status_path(cfg) -> Path:
 class StatusBoard:
     """The JSON file holding one ``InboxStatus`` per inbox (atomic rewrite)."""
 
-    def __init__(self, path: Path | str | None):
+    def __init__(self, path: Path | str | None) -> None:
         self.path = Path(path) if path else None
         self._lock = threading.Lock()
-        self._entries: dict[str, dict] = {}
+        self._entries: dict[str, StatusEntry] = {}
 
     def put(self, status: InboxStatus) -> None:
         status.updated_at = utcnow().isoformat(timespec="seconds")
@@ -161,13 +170,13 @@ class StatusBoard:
             except OSError as exc:
                 log.warning("cannot write inbox status file %s: %s", self.path, exc)
 
-    def get(self, inbox: str) -> dict | None:
+    def get(self, inbox: str) -> StatusEntry | None:
         with self._lock:
             if inbox in self._entries:
                 return dict(self._entries[inbox])
         return self.read().get(inbox)
 
-    def read(self) -> dict[str, dict]:
+    def read(self) -> dict[str, StatusEntry]:
         if self.path is None:
             return {}
         try:
@@ -187,7 +196,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def describe(entry: dict | None) -> str:
+def describe(entry: StatusEntry | None) -> str:
     """One line for ``responder status``: the connection state of one inbox."""
     if not entry:
         return "connection: unknown (responder run has not watched this inbox yet)"
@@ -227,13 +236,14 @@ class IdleWatcher:
     the server has no IDLE: the scheduler then polls.
     """
 
-    def __init__(self, box, sync: Callable, *, connect: Callable = connect_imap,
+    def __init__(self, box: InboxSection, sync: Callable[[IMAPClient], object], *,
+                 connect: Callable[[InboxSection], IMAPClient] = connect_imap,
                  sleep: Callable[[float], object] | None = None,
                  rng: Callable[[], float] = random.random,
                  monotonic: Callable[[], float] = time.monotonic,
                  wallclock: Callable[[], datetime] = utcnow,
                  board: StatusBoard | None = None,
-                 on_no_idle: Callable | None = None):
+                 on_no_idle: Callable[[InboxSection], object] | None = None) -> None:
         self.box = box
         self._sync_fn = sync
         self._connect = connect
@@ -245,7 +255,7 @@ class IdleWatcher:
         self.on_no_idle = on_no_idle
         self.backoff = Backoff(box.reconnect_min_seconds, box.reconnect_max_seconds, rng=rng)
         self.status = InboxStatus(inbox=box.name)
-        self.client = None
+        self.client: IMAPClient | None = None
         self.thread: threading.Thread | None = None
         # stop() wakes the IDLE wait through this pair (objects, not bare fds: a write
         # after close fails instead of landing in a reused descriptor)
@@ -258,7 +268,7 @@ class IdleWatcher:
         self.delays: deque[float] = deque(maxlen=100)      # back-off waits
 
     # ---- lifecycle
-    def start(self) -> "IdleWatcher":
+    def start(self) -> IdleWatcher:
         self.thread = threading.Thread(target=self.run, name=f"idle:{self.box.name}",
                                        daemon=True)
         self.thread.start()
@@ -277,7 +287,8 @@ class IdleWatcher:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def _set(self, state: str, detail: str = "", **extra) -> None:
+    def _set(self, state: str, detail: str = "", *, retry_at: str | None = None,
+             **extra: object) -> None:
         now = self._wallclock().isoformat(timespec="seconds")
         before = self.status.state
         changed = state != before or detail != self.status.detail
@@ -286,7 +297,7 @@ class IdleWatcher:
             self.status.since = now
         self.status.state = state
         self.status.detail = detail
-        self.status.retry_at = extra.pop("retry_at", None)
+        self.status.retry_at = retry_at
         for key, value in extra.items():
             setattr(self.status, key, value)
         if changed:
@@ -338,8 +349,8 @@ class IdleWatcher:
             return
         try:
             client.shutdown()
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+        except Exception as exc:  # noqa: BLE001 - in a finally: must not end the watcher
+            log.debug("inbox %s: closing the dropped connection: %s", self.box.name, exc)
 
     def _session(self) -> str:
         box = self.box
@@ -366,13 +377,13 @@ class IdleWatcher:
         self._logout(client)
         return "stopped"
 
-    def _do_sync(self, client) -> None:
+    def _do_sync(self, client: IMAPClient) -> None:
         self._set("syncing", self.status.detail if self.status.state == "syncing" else "")
         self._sync_fn(client)
         self.syncs += 1
         self.status.last_sync_at = self._wallclock().isoformat(timespec="seconds")
 
-    def _idle_once(self, client) -> str:
+    def _idle_once(self, client: IMAPClient) -> str:
         """One IDLE command: returns why it ended (new mail, renew, keepalive, check)."""
         box = self.box
         renew = box.idle_renew_minutes * 60
@@ -415,7 +426,7 @@ class IdleWatcher:
             client.idle_done()
         return why
 
-    def _wait_readable(self, client, timeout: float):
+    def _wait_readable(self, client: IMAPClient, timeout: float) -> bool | Literal["stop"]:
         poller = select.poll()
         sock = client.socket()
         poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
@@ -430,7 +441,7 @@ class IdleWatcher:
             return bool(pending and pending())
         return True
 
-    def _logout(self, client) -> None:
+    def _logout(self, client: IMAPClient) -> None:
         close_imap(client)
         self.client = None
 

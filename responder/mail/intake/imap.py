@@ -21,19 +21,25 @@ the same folder in one process from running at once.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from sqlalchemy.exc import SQLAlchemyError
 
-from responder.mail.connections import (AuthError, ConnectError, close_imap, connect_imap,
-                                         find_special_folder)
 from responder.config import Config
 from responder.core.cooling import CoolingPolicy, reply_deadline
+from responder.mail.connections import (
+    close_imap,
+    connect_imap,
+)
+
+if TYPE_CHECKING:
+    from responder.config import InboxSection
+    from responder.store.repository import Repository
+    from responder.store.tables import FolderStateRow
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +67,8 @@ def _folder_lock(inbox: str, folder: str) -> threading.Lock:
         return _locks.setdefault((inbox, folder), threading.Lock())
 
 
-def sync_inbox(box, repo, now: datetime, *, policy: CoolingPolicy | None = None,
+def sync_inbox(box: InboxSection, repo: Repository, now: datetime, *,
+               policy: CoolingPolicy | None = None,
                client: IMAPClient | None = None) -> SyncResult:
     """One sync of ``box``'s folder into ``repo``. Returns what was stored.
 
@@ -80,7 +87,8 @@ def sync_inbox(box, repo, now: datetime, *, policy: CoolingPolicy | None = None,
                 close_imap(client)
 
 
-def _sync(client: IMAPClient, box, repo, now: datetime, policy: CoolingPolicy) -> SyncResult:
+def _sync(client: IMAPClient, box: InboxSection, repo: Repository, now: datetime,
+          policy: CoolingPolicy) -> SyncResult:
     info = client.select_folder(box.folder, readonly=True)
     uidvalidity = int(info[b"UIDVALIDITY"])
     uidnext = int(info.get(b"UIDNEXT") or 0)
@@ -102,15 +110,15 @@ def _sync(client: IMAPClient, box, repo, now: datetime, policy: CoolingPolicy) -
         return SyncResult(box.name, box.folder, uidvalidity, [], 0, first_sync=True)
 
     floor_uid = 0              # after a full read, every UID below UIDNEXT was considered
-    if first or resync:
-        if resync:
+    if state is None or resync:                # first sync, or the folder was renumbered
+        if state is not None and resync:
             log.warning("inbox %s/%s: UIDVALIDITY changed %s -> %s; reading the folder again "
                         "(stored mail is recognised and not processed twice)",
                         box.name, box.folder, state.uidvalidity, uidvalidity)
-        criteria: list = ["ALL"]
+        criteria: list[str | date] = ["ALL"]
         if box.start_from not in ("now", "all"):
             criteria = ["SINCE", date.fromisoformat(box.start_from)]
-        if resync:
+        if state is not None and resync:
             since = _resync_since(repo, box, state)
             if since is not None:
                 criteria = ["SINCE", since]
@@ -159,7 +167,7 @@ def _sync(client: IMAPClient, box, repo, now: datetime, policy: CoolingPolicy) -
                       resync=resync, first_sync=first)
 
 
-def _resync_since(repo, box, state) -> date | None:
+def _resync_since(repo: Repository, box: InboxSection, state: FolderStateRow) -> date | None:
     """After a UIDVALIDITY change: from which day the folder must be read again.
 
     Mail not yet stored arrived after the last successful sync. ``last_sync_at``
@@ -176,18 +184,23 @@ def _resync_since(repo, box, state) -> date | None:
     return (min(candidates) - timedelta(days=1)).date()
 
 
-def _newest_stored(repo, box) -> datetime | None:
+def _newest_stored(repo: Repository, box: InboxSection) -> datetime | None:
+    from sqlalchemy import func, select
+
+    from responder.store.tables import MessageRow
     try:
-        from sqlalchemy import func, select
-        from responder.store.tables import MessageRow
         with repo.session() as s:
-            return s.scalar(select(func.max(MessageRow.received_at))
-                            .where(MessageRow.inbox == box.name, MessageRow.folder == box.folder))
-    except Exception:  # noqa: BLE001 - another repository kind: fall back to last_sync_at
+            newest: datetime | None = s.scalar(
+                select(func.max(MessageRow.received_at))
+                .where(MessageRow.inbox == box.name, MessageRow.folder == box.folder))
+            return newest
+    except SQLAlchemyError as exc:   # the caller falls back to last_sync_at
+        log.warning("inbox %s: cannot read the newest stored arrival time: %s", box.name, exc)
         return None
 
 
-def _drop_known(client: IMAPClient, repo, uids: list[int], box=None) -> list[int]:
+def _drop_known(client: IMAPClient, repo: Repository, uids: list[int],
+                box: InboxSection | None = None) -> list[int]:
     """After a UIDVALIDITY change: the UIDs still to download and store.
 
     Only headers are fetched first. Mail whose Message-ID is stored is not
@@ -230,8 +243,8 @@ def _aware(value: datetime, now: datetime) -> datetime:
 
 def _message_id(raw: bytes) -> str | None:
     """The Message-ID header, read cheaply from the header block for deduplication."""
-    from email.parser import BytesHeaderParser
     from email import policy
+    from email.parser import BytesHeaderParser
     try:
         value = BytesHeaderParser(policy=policy.compat32).parsebytes(raw).get("Message-ID")
     except Exception:  # noqa: BLE001 - a broken header block is the parser's job later
