@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,10 +106,10 @@ def new_user(server: Dovecot, name: str) -> str:
 
 
 def bench_no_new_mail(server: Dovecot, sizes: list[int], repeat: int, workdir: Path) -> None:
-    print("no-new-mail sync (median of %d)" % repeat)
+    print(f"no-new-mail sync (median of {repeat})")
     print(f"{'messages':>9} {'build s':>8} {'1st sync s':>10} {'kept conn s':>11} "
           f"{'RT':>3} {'new conn s':>10} {'RT':>3}  commands (new connection)")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for size in sizes:
         user = new_user(server, f"b{size}")
         t0 = time.perf_counter()
@@ -139,7 +139,7 @@ def bench_no_new_mail(server: Dovecot, sizes: list[int], repeat: int, workdir: P
         class Counting(base):
             def __init__(self, *a, **k):
                 super().__init__(*a, **k)
-                log.append(count_commands(self))
+                log.append(count_commands(self))  # noqa: B023 - used within this iteration
         connections.IMAPClient = Counting
         fresh = []
         try:
@@ -163,7 +163,7 @@ def bench_latency(server: Dovecot, n: int, workdir: Path) -> None:
     cond = threading.Condition()
 
     def sync(client):
-        result = sync_inbox(box, repo, datetime.now(timezone.utc), client=client)
+        result = sync_inbox(box, repo, datetime.now(UTC), client=client)
         t = time.perf_counter()
         with cond:
             for pk in result.new_pks:
@@ -185,7 +185,8 @@ def bench_latency(server: Dovecot, n: int, workdir: Path) -> None:
             other.append("INBOX", raw)
             appended = time.perf_counter()
             with cond:
-                if not cond.wait_for(lambda: len(stored_at) > before, timeout=30):
+                if not cond.wait_for(lambda: len(stored_at) > before,  # noqa: B023
+                                     timeout=30):
                     raise RuntimeError(f"message {i} was not stored within 30 s")
                 got = max(stored_at.values())
             lat.append(got - appended)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from responder import config
-
 from responder.core import corpus
 from responder.core.pipeline import STAGES, Services, decide
 
@@ -29,7 +28,7 @@ def main() -> None:
     raws += [p.read_bytes() for p in sorted(
         (Path(__file__).resolve().parents[1] / "responder" / "app" / "demo_mail").glob("*.eml"))]
     svc = Services.from_config(config.from_dict({}))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     without = tuple((n, s) for n, s in STAGES if n not in ("classify", "draft"))
     decide(raws[:8], svc, now)  # warm up models and caches
     rows = []

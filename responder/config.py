@@ -14,10 +14,17 @@ import tomllib
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from responder import resources
 
@@ -109,14 +116,14 @@ class _ServerLogin(_Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _provider_preset(cls, data):
+    def _provider_preset(cls, data: Any) -> Any:   # the raw input: any shape
         if isinstance(data, dict) and data.get("provider"):
             from responder.providers import apply_preset
             data = apply_preset(data, cls.preset_side)
         return data
 
     @model_validator(mode="after")
-    def _auth_source(self):
+    def _auth_source(self) -> Self:
         if self.auth == "xoauth2" and not (self.oauth2_token_command or self.oauth2_token_file):
             raise ValueError('auth = "xoauth2" needs oauth2_token_command or oauth2_token_file')
         return self
@@ -177,7 +184,7 @@ class SmtpSection(_ServerLogin):
     timeout_seconds: float = Field(30.0, gt=0, le=600)
 
     @model_validator(mode="after")
-    def _xoauth2_user(self):
+    def _xoauth2_user(self) -> Self:
         if self.auth == "xoauth2" and not self.username:
             raise ValueError('auth = "xoauth2" needs username')
         return self
@@ -214,7 +221,7 @@ class ScoringSection(_Section):
 
     @field_validator("model")
     @classmethod
-    def _model(cls, value: str, info) -> str:
+    def _model(cls, value: str, info: ValidationInfo) -> str:
         return value.strip()
 
 
@@ -345,7 +352,7 @@ def _format_errors(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def from_dict(data: dict, source: str = "<dict>") -> Config:
+def from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:

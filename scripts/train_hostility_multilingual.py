@@ -48,7 +48,7 @@ from responder.core.scoring.builtin import message_features  # noqa: E402
 from responder.core.scoring.evaluate import prepare  # noqa: E402
 from responder.core.scoring.features import HASH_DIM, LEX_DIM, LEX_NAMES, sentence_features  # noqa: E402
 from responder.core.scoring.lexicon import load_lexicon  # noqa: E402
-from responder.core.scoring.mlhead import sentences  # noqa: E402
+from responder.core.scoring.mlhead import ml_message_features, sentences  # noqa: E402
 from responder.core.scoring.multilingual import get_encoder  # noqa: E402
 
 CACHE = Path("/tmp/responder-embedding-cache")
@@ -200,26 +200,23 @@ def fit_sentences(X: Any, Xn: Any, owner: np.ndarray, y: np.ndarray, w_item: np.
     return clf.coef_.ravel().astype(np.float64), float(clf.intercept_[0])
 
 
-def message_matrix(z: np.ndarray, owner: np.ndarray, msgs: np.ndarray) -> np.ndarray:
+def message_matrix(z: np.ndarray, owner: np.ndarray, msgs: np.ndarray,
+                   feats: Any = message_features) -> np.ndarray:
     per: dict[int, list[float]] = {int(m): [] for m in msgs}
     for zi, m in zip(z, owner):
         if int(m) in per:
             per[int(m)].append(float(zi))
-    return np.stack([message_features(np.asarray(per[int(m)], np.float32)) for m in msgs])
+    return np.stack([feats(np.asarray(per[int(m)], np.float32)) for m in msgs])
 
 
 def fit_message_layer(M: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
-    """Calibrate the message score on the top sentence logit alone.
-
-    The other two message features (what the other sentences add, how many there
-    are) are kept at weight 0: fitted on short public items they learnt a length
-    penalty that let one insult in a long civil mail through."""
+    """The message layer over mlhead.ml_message_features (top logit, what the others
+    add, sentence count capped at LENGTH_PRIOR_CAP: uncapped, the length prior let
+    one insult in a long civil mail through)."""
     from sklearn.linear_model import LogisticRegression
     clf = LogisticRegression(C=1.0, max_iter=1000)
-    clf.fit(M[:, :1], y, sample_weight=w)
-    msg_w = np.zeros(M.shape[1], np.float32)
-    msg_w[0] = float(clf.coef_.ravel()[0])
-    return msg_w, float(clf.intercept_[0])
+    clf.fit(M, y, sample_weight=w)
+    return clf.coef_.ravel().astype(np.float32), float(clf.intercept_[0])
 
 
 def refit_message_layer(items: list[heldout.Item], out: str | None) -> None:
@@ -229,13 +226,14 @@ def refit_message_layer(items: list[heldout.Item], out: str | None) -> None:
     written = [it for it in items if it.origin == heldout.WRITTEN and it.split == heldout.TRAIN
                and int(hashlib.sha1(it.group.encode()).hexdigest(), 16) % 5 == 0]
     tune = written + [it for it in items if it.split == heldout.TUNE]
-    M = np.stack([message_features(z) for _, z, _ in scorer.sentence_scores(
+    M = np.stack([ml_message_features(z) for _, z, _ in scorer.sentence_scores(
         [it.text for it in tune], [it.lang for it in tune])])
     y = np.asarray([it.y for it in tune])
     msg_w, msg_b = fit_message_layer(M, y, item_weights(tune, np.arange(len(tune))))
     head = MultilingualHead.load(out)
     head.msg_w, head.msg_b = msg_w, msg_b
-    head.meta["message_layer"] = ("top sentence logit only, refitted on the tune split "
+    head.meta["message_layer"] = ("ml_message_features (length prior capped), refitted "
+                                  "on the tune split "
                                   "(public tune + a fifth of the written-here train "
                                   "scenarios) scored by the final sentence layer")
     head.save(out)
@@ -357,9 +355,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     z = X @ coef + b
     print(f"  final sentence layer ({time.time() - t0:.0f}s)", flush=True)
     msg_idx = np.concatenate([corpus_tune, tune])
-    msg_w, msg_b = fit_message_layer(message_matrix(z_tune, owner, msg_idx), y[msg_idx],
+    M_tune = message_matrix(z_tune, owner, msg_idx, ml_message_features)
+    msg_w, msg_b = fit_message_layer(M_tune, y[msg_idx],
                                      item_weights(items, msg_idx))
-    p_test = 1.0 / (1.0 + np.exp(-(message_matrix(z, owner, test) @ msg_w + msg_b)))
+    M_test = message_matrix(z, owner, test, ml_message_features)
+    p_test = 1.0 / (1.0 + np.exp(-(M_test @ msg_w + msg_b)))
     print("\nTEST split (never used for fitting or choosing), threshold 0.5:")
     print(f"{'origin':<18} {'lang':<4} {'n':>5} {'AUC':>6} {'abuse held':>10} {'other held':>10}")
     for o, lang, n, a, h1, h0 in report(items, test, p_test):

@@ -2,7 +2,7 @@
 (and the real Alembic migrations) for the store, the real offline models."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ class Clock:
     """An injected clock: tests move time, never sleep."""
 
     def __init__(self, now: datetime | None = None):
-        self.now = now or datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+        self.now = now or datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

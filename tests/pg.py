@@ -33,7 +33,7 @@ class Postgres:
         subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=60)
 
-    def start(self) -> "Postgres":
+    def start(self) -> Postgres:
         initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
         if not initdb or not pg_ctl:
             raise RuntimeError("PostgreSQL server binaries not found: run "

@@ -46,8 +46,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INSTALL_SCRIPT = PROJECT_ROOT / "scripts" / "install-system-deps.sh"
@@ -58,11 +58,11 @@ _SBIN_PATH = os.pathsep.join(["/usr/local/sbin", "/usr/sbin", "/sbin"])
 # --------------------------------------------------------------------------- helpers
 
 
-def _which(cmd: str) -> Optional[str]:
+def _which(cmd: str) -> str | None:
     return shutil.which(cmd) or shutil.which(cmd, path=_SBIN_PATH)
 
 
-def free_ports(n: int = 1, host: str = LOOPBACK) -> List[int]:
+def free_ports(n: int = 1, host: str = LOOPBACK) -> list[int]:
     """Return ``n`` distinct currently-free TCP ports on ``host``."""
     socks = []
     try:
@@ -88,7 +88,7 @@ def _port_bindable(host: str, port: int) -> bool:
         s.close()
 
 
-def make_self_signed_cert(directory: os.PathLike, name: str = "cert") -> Tuple[Path, Path]:
+def make_self_signed_cert(directory: os.PathLike, name: str = "cert") -> tuple[Path, Path]:
     """Create ``<name>.pem`` / ``<name>-key.pem`` in ``directory`` (CN=localhost,
     SAN DNS:localhost, IP:127.0.0.1).  The cert doubles as its own CA file."""
     directory = Path(directory)
@@ -125,18 +125,18 @@ class Dovecot:
         self.users = {user: password}
         # Dovecot's default is 2 s; 0 keeps failed-login tests fast.
         self.auth_failure_delay = auth_failure_delay
-        self.port: Optional[int] = None
-        self.tls_port: Optional[int] = None
-        self.dir: Optional[Path] = None
-        self.cafile: Optional[Path] = None
-        self.proc: Optional[subprocess.Popen] = None
+        self.port: int | None = None
+        self.tls_port: int | None = None
+        self.dir: Path | None = None
+        self.cafile: Path | None = None
+        self.proc: subprocess.Popen | None = None
 
     # ---- installation
 
     @staticmethod
     def ensure_installed() -> str:
         """Return the dovecot binary path, installing system deps if needed."""
-        def found() -> Optional[str]:
+        def found() -> str | None:
             path = _which("dovecot")
             # Debian layout: dovecot-imapd provides /usr/lib/dovecot/imap.
             libdir = Path("/usr/lib/dovecot")
@@ -165,7 +165,7 @@ class Dovecot:
         if self.dir is not None:
             self._write_users()
 
-    def maildir(self, user: Optional[str] = None) -> Path:
+    def maildir(self, user: str | None = None) -> Path:
         """The INBOX Maildir of ``user`` (default: the main user)."""
         assert self.dir is not None, "not started"
         local, _, domain = (user or self.user).partition("@")
@@ -273,7 +273,7 @@ class Dovecot:
 
     # ---- lifecycle
 
-    def start(self) -> "Dovecot":
+    def start(self) -> Dovecot:
         binary = self.ensure_installed()
         if self.proc is not None:
             return self
@@ -354,7 +354,7 @@ class Dovecot:
         self.stop()
         self.start()
 
-    def reset_uidvalidity(self, user: Optional[str] = None) -> None:
+    def reset_uidvalidity(self, user: str | None = None) -> None:
         """Stop, delete the INBOX's dovecot-uidlist (so Dovecot assigns a new
         UIDVALIDITY and renumbers UIDs), start again."""
         self.stop()
@@ -373,7 +373,7 @@ class Dovecot:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
-    def __enter__(self) -> "Dovecot":
+    def __enter__(self) -> Dovecot:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -385,7 +385,7 @@ class Dovecot:
         """A client context that verifies this server's certificate."""
         return ssl.create_default_context(cafile=str(self.cafile))
 
-    def client(self, user: Optional[str] = None, password: Optional[str] = None,
+    def client(self, user: str | None = None, password: str | None = None,
                *, tls: bool = False, timeout: float = 10):
         """A logged-in imapclient.IMAPClient (plain port, or the TLS port if tls)."""
         from imapclient import IMAPClient
@@ -419,10 +419,10 @@ def _nogroup() -> str:
 @dataclasses.dataclass
 class CapturedMessage:
     mail_from: str
-    rcpt_tos: List[str]
+    rcpt_tos: list[str]
     data: bytes                 # raw DATA as received (after dot-unstuffing)
     tls: bool = False           # STARTTLS was in effect
-    auth_user: Optional[str] = None  # login name if the client authenticated
+    auth_user: str | None = None  # login name if the client authenticated
     peer: object = None
 
 
@@ -430,8 +430,8 @@ class CapturedMessage:
 class Rejection:
     stage: str                  # "mail", "rcpt" or "data"
     code: int
-    mail_from: Optional[str]
-    rcpt_tos: List[str]
+    mail_from: str | None
+    rcpt_tos: list[str]
 
 
 class SmtpSink:
@@ -447,20 +447,20 @@ class SmtpSink:
     Failure injection: ``fail_next(n, code=451, stage="data")``.
     """
 
-    def __init__(self, username: Optional[str] = None, password: Optional[str] = None,
+    def __init__(self, username: str | None = None, password: str | None = None,
                  *, starttls: bool = False, require_starttls: bool = False,
-                 auth_required: Optional[bool] = None) -> None:
+                 auth_required: bool | None = None) -> None:
         self.host = LOOPBACK
-        self.port: Optional[int] = None
+        self.port: int | None = None
         self.username = username
         self.password = password
         self.starttls = starttls or require_starttls
         self.require_starttls = require_starttls
         self.auth_required = (username is not None) if auth_required is None else auth_required
-        self.cafile: Optional[Path] = None
-        self.dir: Optional[Path] = None
-        self.messages: List[CapturedMessage] = []
-        self.rejections: List[Rejection] = []
+        self.cafile: Path | None = None
+        self.dir: Path | None = None
+        self.messages: list[CapturedMessage] = []
+        self.rejections: list[Rejection] = []
         self.auth_failures = 0
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -469,7 +469,7 @@ class SmtpSink:
 
     # ---- failure injection
 
-    def fail_next(self, n: int = 1, code: int = 451, message: Optional[str] = None,
+    def fail_next(self, n: int = 1, code: int = 451, message: str | None = None,
                   stage: str = "data") -> None:
         """Reject the next ``n`` commands at ``stage`` ("mail", "rcpt", "data")
         with ``code`` (4xx temporary, 5xx permanent)."""
@@ -481,7 +481,7 @@ class SmtpSink:
         with self._lock:
             self._fail[stage] = [n, code, message]
 
-    def _maybe_fail(self, stage: str, envelope) -> Optional[str]:
+    def _maybe_fail(self, stage: str, envelope) -> str | None:
         with self._lock:
             f = self._fail.get(stage)
             if not f or f[0] <= 0:
@@ -544,7 +544,7 @@ class SmtpSink:
 
     # ---- lifecycle
 
-    def start(self) -> "SmtpSink":
+    def start(self) -> SmtpSink:
         import logging
 
         if self._controller is not None:
@@ -588,7 +588,7 @@ class SmtpSink:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
-    def __enter__(self) -> "SmtpSink":
+    def __enter__(self) -> SmtpSink:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -607,7 +607,7 @@ class SmtpSink:
             self._fail.clear()
             self.auth_failures = 0
 
-    def wait_for(self, n: int = 1, timeout: float = 5.0) -> List[CapturedMessage]:
+    def wait_for(self, n: int = 1, timeout: float = 5.0) -> list[CapturedMessage]:
         """Block until at least ``n`` messages arrived; return a copy of them.
         Raises TimeoutError (with what did arrive) otherwise."""
         deadline = time.monotonic() + timeout

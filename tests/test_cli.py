@@ -1,17 +1,16 @@
 """The rep's CLI on a real database: list, show, edit, approve (sends), reject."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
 from click.testing import CliRunner
-
-from responder.cli.main import main
-from responder.app.service import process_stored
-from responder.core.pipeline import Services
-from responder.store import open_repository
-
 from conftest import sample
 from servers import SmtpSink
+
+from responder.app.service import process_stored
+from responder.cli.main import main
+from responder.core.pipeline import Services
+from responder.store import open_repository
 
 
 @pytest.fixture
@@ -27,7 +26,7 @@ def setup(tmp_path, monkeypatch):
     from responder import config as config_mod
     cfg = config_mod.load(cfg_file)
     repo = open_repository(cfg.database_url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     pks = []
     for name in ("01-refund-en.eml", "02-hostile-en.eml"):
         pk, _ = repo.store_raw(sample(name), source="cli", received_at=now,

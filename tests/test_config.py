@@ -1,11 +1,10 @@
 import re
 
 import pytest
+from conftest import ROOT
 
 from responder import config as config_mod
 from responder.config import ConfigError
-
-from conftest import ROOT
 
 
 def _uncommented_bundled_config() -> str:

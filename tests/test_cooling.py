@@ -1,12 +1,11 @@
-from datetime import datetime, timedelta, timezone
-
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from responder import config as config_mod
 from responder.core.cooling import CoolingPolicy, hold_for, is_due, is_hostile, reply_deadline
 from responder.core.model import HostilityVerdict
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 POLICY = CoolingPolicy(hold_threshold=0.5, hold_hours=4, reply_deadline_hours=24,
                        ready_before_deadline_hours=2)
 

@@ -6,12 +6,11 @@ import socket
 
 import pytest
 from click.testing import CliRunner
+from servers import Dovecot, SmtpSink
 
 from responder import config as config_mod
-from responder.mail import doctor
 from responder.cli.main import main
-
-from servers import Dovecot, SmtpSink
+from responder.mail import doctor
 
 pytestmark = pytest.mark.imap
 

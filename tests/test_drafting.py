@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 import pytest
@@ -39,7 +39,7 @@ def _parsed(**over):
                 from_addr="noreply@shopform.test", from_name="Shop form",
                 reply_to="ana@customer.test", reply_to_name="Ana Silva",
                 to_addrs=["sales@example-shop.test"],
-                date=datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc),
+                date=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
                 in_reply_to=None, references=["<older@customer.test>"],
                 text="Where is my parcel?\n", own_words="Where is my parcel?", language="en")
     base.update(over)

@@ -6,20 +6,19 @@ injected clock: no test sleeps for a hold to pass.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
+from conftest import Clock, sample
+from servers import Dovecot, SmtpSink
 
 from responder import config as config_mod
 from responder.app.actions import ApprovalError, approve
+from responder.app.service import Service
 from responder.core.model import Stage
 from responder.mail.sending import IN_PROGRESS
-from responder.app.service import Service
 from responder.store import open_repository
-
-from conftest import Clock, sample
-from servers import Dovecot, SmtpSink
 
 pytestmark = pytest.mark.imap
 
@@ -58,7 +57,7 @@ def world(dovecot, sink, tmp_path, monkeypatch, services):
                  "ca_file": str(sink.cafile), "username": "mailer",
                  "password_env": "T_SMTP_PW", "timeout_seconds": 10},
     }, "<e2e>")
-    clock = Clock(datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=1))
+    clock = Clock(datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1))
     repo = open_repository(cfg.database_url)
     services.cfg = cfg
     service = Service(cfg, repo, services=services, clock=clock)
@@ -209,6 +208,8 @@ def test_smtp_failures_temporary_retry_permanent_back_to_queue(world):
     assert service.send_approved()["failed"] == 1
     row = repo.get(pk)
     assert row.stage == "approved" and "temporary" in row.draft.send_error
+    assert service.send_approved()["sent"] == 0, "backs off after a temporary failure"
+    clock.advance(minutes=1)
     assert service.send_approved()["sent"] == 1
 
     imap.append("INBOX", sample("04-where-ru.eml"))

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,26 +28,31 @@ from urllib.parse import parse_qs
 
 import pytest
 from click.testing import CliRunner
+from servers import Dovecot
 
 from responder import config as config_mod
-from responder.mail import connections
 from responder import providers
-from responder.config import ConfigError
-from responder.mail.connections import AuthError, ConnectError, connect_imap
 from responder.app.watchers import start_watchers
-from responder.mail.intake.idle import (Backoff, IdleWatcher, StatusBoard, describe, idle_wakeup,
-                                        status_path)
-from responder.mail.drafts_folder import append_draft, push_drafts
-from responder.mail.intake.imap import sync_inbox
+from responder.config import ConfigError
 from responder.core.model import Draft, Stage
+from responder.mail import connections
+from responder.mail.connections import AuthError, ConnectError, connect_imap
+from responder.mail.drafts_folder import append_draft, push_drafts
+from responder.mail.intake.idle import (
+    Backoff,
+    IdleWatcher,
+    StatusBoard,
+    describe,
+    idle_wakeup,
+    status_path,
+)
+from responder.mail.intake.imap import sync_inbox
 from responder.mail.oauth import TokenSource, parse_token
 from responder.store import open_repository
 
-from servers import Dovecot
-
 pytestmark = pytest.mark.imap
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=5)
+NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
 
 
 # ---- fixtures and helpers ---------------------------------------------------------------
@@ -237,7 +242,7 @@ def test_no_new_mail_sync_is_constant_round_trips_on_a_10k_mailbox(dovecot, user
 
 def test_start_from_date_takes_only_mail_since_then(dovecot, user, repo):
     c = dovecot.client(user, "pw")
-    old = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    old = datetime(2020, 1, 1, tzinfo=UTC)
     c.append("INBOX", message("old"), msg_time=old)
     c.append("INBOX", message("recent"))
     box = make_box(dovecot, user, start_from=(NOW - timedelta(days=2)).date().isoformat(),
@@ -475,7 +480,7 @@ def test_backoff_schedule_doubles_with_jitter_and_resets_after_success(dovecot, 
     box = make_box(dovecot, user, reconnect_min_seconds=2, reconnect_max_seconds=20)
     failures = {"left": 5}
     delays: list[float] = []
-    clock = SimpleNamespace(now=datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
+    clock = SimpleNamespace(now=datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
 
     def flaky_connect(b):
         if failures["left"]:
@@ -721,6 +726,7 @@ def test_draft_is_appended_to_the_special_use_drafts_folder_once(dovecot, user, 
 def test_sent_copy_is_skipped_where_the_provider_files_it(dovecot, user, repo, sent_copy,
                                                           copies):
     from email.message import EmailMessage
+
     from responder.mail import sending
 
     box = make_box(dovecot, user, sent_copy=sent_copy)

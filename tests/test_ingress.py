@@ -2,13 +2,12 @@
 import smtplib
 
 import pytest
-
-from responder.mail.intake.smtp import start_ingress
-from responder.core.model import Stage
-from responder.app.service import Service
-
 from conftest import sample
 from servers import free_ports
+
+from responder.app.service import Service
+from responder.core.model import Stage
+from responder.mail.intake.smtp import start_ingress
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@ import json
 import mailbox
 
 from click.testing import CliRunner
+from conftest import SAMPLES, sample
 
 from responder.cli.main import main
-
-from conftest import SAMPLES, sample
 
 KEYS = {"file", "message_id", "language", "skipped", "skip_rule", "hostility", "held",
         "release_at", "intent", "template", "draft_language", "draft", "quarantined",

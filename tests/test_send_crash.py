@@ -218,8 +218,8 @@ def test_issue_14_reproduction_on_the_demo_database(tmp_path, sink):
     repo = open_repository(f"sqlite:///{demo_dir / 'demo.db'}")
     drafted = repo.pks_in_stage(Stage.DRAFTED)
     assert len(drafted) >= 2, "the demo leaves drafts for a rep"
-    # --override-tone: the tone check of a rep's reply is not what is tested here
-    run_responder(cfg_path, "approve", "--no-send", "--override-tone", "--as", "dave",
+    # as the issue's reproduction does: unedited drafts, approved without --override-tone
+    run_responder(cfg_path, "approve", "--no-send", "--as", "dave",
                   *map(str, drafted))
     assert all(repo.get(pk).stage == Stage.APPROVED.value for pk in drafted)
 
@@ -354,6 +354,7 @@ def test_temporary_refusal_stays_approved_permanent_goes_back(tmp_path, services
     assert service.send_approved() == {"sent": 0, "failed": 1, "unknown": 0}
     row = repo.get(pk)
     assert row.stage == Stage.APPROVED.value and "451" in row.draft.send_error
+    clock.advance(minutes=1)      # the backoff after a temporary failure
     sink.fail_next(1, code=554, message="5.7.1 Spam detected")
     assert service.send_approved() == {"sent": 0, "failed": 1, "unknown": 0}
     row = repo.get(pk)

@@ -1,13 +1,12 @@
 from datetime import timedelta
 
 import pytest
+from conftest import sample
 from sqlalchemy import inspect
 
 from responder.core.model import Draft, Stage
 from responder.store import migrations, open_repository
 from responder.store.repository import StageConflict
-
-from conftest import sample
 
 
 def _store(repo, clock, raw=b"From: a@b.test\r\nSubject: x\r\n\r\nhi\r\n", mid=None):

@@ -263,17 +263,17 @@ def test_where_is_my_order_gives_tracking_or_orders_page(renderer, language):
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_other_intents_give_their_facts(renderer, language):
-    for shop, order, text in all_renders(renderer, language, "cancel_order"):
+    for shop, _order, text in all_renders(renderer, language, "cancel_order"):
         assert re.search(rf"\b{shop.refund_days}\b", text), text
         assert step_runs(text), text
-    for shop, order, text in all_renders(renderer, language, "damaged_or_wrong_item"):
+    for shop, _order, text in all_renders(renderer, language, "damaged_or_wrong_item"):
         assert step_runs(text), text
         expected = 3 if shop.replacement_for_damaged else 2
         assert max(len(run) for run in step_runs(text)) == expected, text
-    for shop, order, text in all_renders(renderer, language, "billing_or_charge_dispute"):
+    for shop, _order, text in all_renders(renderer, language, "billing_or_charge_dispute"):
         assert re.search(rf"\b{shop.refund_days}\b", text), text
         assert step_runs(text), text
-    for shop, order, text in all_renders(renderer, language, "product_question"):
+    for shop, _order, text in all_renders(renderer, language, "product_question"):
         assert shop.website in text
 
 

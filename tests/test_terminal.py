@@ -19,11 +19,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, SAMPLES
 
 from responder import config as config_mod
 from responder.cli.main import main
-
-from conftest import ROOT, SAMPLES
 
 cli = importlib.import_module("responder.cli.main")  # the module (the package exports main)
 

@@ -7,15 +7,20 @@ crash can tell whether the reply already went out.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from responder.config import ScoringSection
+from responder.config import Config, ScoringSection
 from responder.core.cooling import is_hostile
-from responder.core.model import Stage
+from responder.core.model import HostilityVerdict, Stage
 from responder.core.parsing.quotes import strip_quotes
 from responder.mail import sending
+from responder.mail.drafts_folder import DraftsMailbox
 from responder.mail.sending import new_reply_message_id
 
+if TYPE_CHECKING:  # imported where used, as before: only the names are needed here
+    from responder.core.pipeline import Services
+    from responder.core.scoring.base import Scorer
+    from responder.store.repository import Repository
 
 # a reply is judged by the same line as a customer's message (scoring.hold_threshold)
 TONE_THRESHOLD: float = ScoringSection.model_fields["hold_threshold"].default
@@ -35,12 +40,19 @@ def _reply_part(body: str) -> str:
     return strip_quotes(body, stop_at_quote=True)
 
 
-def check_tone(scorer, body: str, language: str | None):
+def check_tone(scorer: Scorer, body: str, language: str | None) -> HostilityVerdict:
     """The hostility verdict on the rep's own reply text."""
     return scorer.score([_reply_part(body)], [language])[0]
 
 
-def edit(repo, pk: int, body: str, *, actor: str, now) -> None:
+def _changed(drafts: DraftsMailbox | None, pk: int) -> None:
+    """Tell the Drafts folder (``Service.drafts``) that message ``pk``'s draft changed."""
+    if drafts is not None:
+        drafts.changed(pk)
+
+
+def edit(repo: Repository, pk: int, body: str, *, actor: str, now: datetime,
+         drafts: DraftsMailbox | None = None) -> None:
     row = repo.get(pk)
     if row.stage not in (Stage.DRAFTED.value, Stage.HELD.value):
         raise ApprovalError(f"message #{pk} is {row.stage}: only drafts can be edited")
@@ -51,10 +63,12 @@ def edit(repo, pk: int, body: str, *, actor: str, now) -> None:
     repo.update_draft(pk, now=now, body=body, edited=True)
     repo.record(pk, actor=actor, action="edited", reason=f"reply edited ({len(body)} chars)",
                 now=now)
+    _changed(drafts, pk)
 
 
-def approve(repo, pk: int, *, actor: str, now, message_id_domain: str, scorer=None,
-            hold_threshold: float | None = None, override_tone: bool = False) -> str:
+def approve(repo: Repository, pk: int, *, actor: str, now: datetime, message_id_domain: str,
+            scorer: Scorer | None = None, hold_threshold: float | None = None,
+            override_tone: bool = False, drafts: DraftsMailbox | None = None) -> str:
     """Approve the draft of message ``pk``; returns the reply's Message-ID."""
     row = repo.get(pk)
     if row.stage == Stage.HELD.value:
@@ -62,7 +76,11 @@ def approve(repo, pk: int, *, actor: str, now, message_id_domain: str, scorer=No
                             f"{row.release_at:%Y-%m-%d %H:%M} UTC; approve it after that")
     if row.stage != Stage.DRAFTED.value or row.draft is None:
         raise ApprovalError(f"message #{pk} is {row.stage}: only drafted replies can be approved")
-    if scorer is not None:
+    # The tone guard judges what a person wrote: a draft nobody edited is the shop's
+    # own template text, which the word-level scorer can misread (it once took "You
+    # can see where your parcel is right now" for contempt) and which no rep can be
+    # asked to override.
+    if scorer is not None and row.draft.edited:
         verdict = check_tone(scorer, row.draft.body, row.draft.language)
         if is_hostile(verdict, hold_threshold if hold_threshold is not None else TONE_THRESHOLD):
             if not override_tone:
@@ -77,26 +95,29 @@ def approve(repo, pk: int, *, actor: str, now, message_id_domain: str, scorer=No
                       approved_at=now)
     repo.transition(pk, Stage.APPROVED, actor=actor, action="approved",
                     reason=f"reply {reply_id} approved", now=now, expect=[Stage.DRAFTED])
+    _changed(drafts, pk)      # responder sends it now: no copy left in Drafts
     return reply_id
 
 
-def reject(repo, pk: int, *, actor: str, now, reason: str) -> None:
+def reject(repo: Repository, pk: int, *, actor: str, now: datetime, reason: str,
+           drafts: DraftsMailbox | None = None) -> None:
     row = repo.get(pk)
     allowed = (Stage.DRAFTED, Stage.HELD, Stage.APPROVED, Stage.QUARANTINED, Stage.SKIPPED)
     if row.stage not in {s.value for s in allowed}:
         raise ApprovalError(f"message #{pk} is {row.stage}: it cannot be rejected")
     repo.transition(pk, Stage.REJECTED, actor=actor, action="rejected",
                     reason=reason or "rejected by a rep", now=now, expect=list(allowed))
+    _changed(drafts, pk)
 
 
-def send_approved(repo: Any, cfg: Any, *, clock: sending.Clock) -> dict[str, int]:
+def send_approved(repo: Repository, cfg: Config, *, clock: sending.Clock) -> dict[str, int]:
     """One send run (``responder send``; the scheduler runs Service.send_approved, the
     same code): settles interrupted sends, never sends one again, sends approved
     replies. No models are needed, so none are loaded."""
     return sending.send_approved(repo, cfg, clock(), clock=clock)
 
 
-def resend(repo: Any, cfg: Any, pk: int, *, actor: str, clock: sending.Clock) -> str:
+def resend(repo: Repository, cfg: Config, pk: int, *, actor: str, clock: sending.Clock) -> str:
     """A person checked an uncertain send and asks to send it (``send --resend``).
 
     Looks in the Sent folder once more first (found: marked sent, not sent again).
@@ -108,7 +129,7 @@ def resend(repo: Any, cfg: Any, pk: int, *, actor: str, clock: sending.Clock) ->
         raise ApprovalError(str(exc)) from None
 
 
-def mark_sent(repo: Any, pk: int, *, actor: str, now: datetime, note: str = "") -> None:
+def mark_sent(repo: Repository, pk: int, *, actor: str, now: datetime, note: str = "") -> None:
     """A person confirmed that an uncertain send did go out (``send --mark-sent``)."""
     try:
         sending.mark_sent(repo, pk, actor=actor, now=now, note=note)
@@ -116,7 +137,8 @@ def mark_sent(repo: Any, pk: int, *, actor: str, now: datetime, note: str = "") 
         raise ApprovalError(str(exc)) from None
 
 
-def release_early(repo: Any, pk: int, *, actor: str, now: datetime, reason: str) -> None:
+def release_early(repo: Repository, pk: int, *, actor: str, now: datetime, reason: str,
+                  drafts: DraftsMailbox | None = None) -> None:
     """End the cooling-off of held message ``pk`` now: its draft is ready for a rep.
 
     A person decides this, so ``reason`` is required and kept with ``actor``."""
@@ -133,10 +155,12 @@ def release_early(repo: Any, pk: int, *, actor: str, now: datetime, reason: str)
                         expect=[Stage.HELD])
     except StageConflict as exc:
         raise ApprovalError(str(exc)) from None
+    _changed(drafts, pk)
 
 
-def redraft(repo: Any, services: Any, pk: int, *, actor: str, now: datetime,
-            intent: str | None = None, language: str | None = None) -> str:
+def redraft(repo: Repository, services: Services, pk: int, *, actor: str, now: datetime,
+            intent: str | None = None, language: str | None = None,
+            drafts: DraftsMailbox | None = None) -> str:
     """Make the draft of ``pk`` again from the template of another ``intent`` and/or in
     another ``language`` (a rep's correction of the classifier or the language
     detector). The stored verdicts stay as they were; the audit trail says what the rep
@@ -184,4 +208,5 @@ def redraft(repo: Any, services: Any, pk: int, *, actor: str, now: datetime,
     except StageConflict as exc:
         raise ApprovalError(str(exc)) from None
     repo.update_draft(pk, now=now, edited=False)
+    _changed(drafts, pk)
     return draft.template

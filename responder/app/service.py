@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
+from typing import Any
 
+from imapclient.exceptions import IMAPClientError
 
-from responder.mail import sending
-from responder.store.repository import StageConflict
-from responder.mail.connections import AuthError, ConnectError
-from responder.mail.intake.imap import sync_inbox
+from responder.config import Config, InboxSection
 from responder.core import pipeline
 from responder.core.clock import Clock, utcnow
 from responder.core.model import Decision, Stage
+from responder.mail import sending
+from responder.mail.connections import AuthError, ConnectError
+from responder.mail.drafts_folder import DraftsMailbox, scan_sent
+from responder.mail.intake.imap import sync_inbox
+from responder.store.repository import Repository, StageConflict
 
 log = logging.getLogger(__name__)
 
 
 class Service:
-    def __init__(self, cfg, repo, services: pipeline.Services | None = None,
-                 clock: Clock = utcnow):
+    def __init__(self, cfg: Config, repo: Repository,
+                 services: pipeline.Services | None = None, clock: Clock = utcnow) -> None:
         self.cfg = cfg
         self.repo = repo
         self.clock = clock
@@ -29,6 +33,8 @@ class Service:
             cfg, replied_recently=self.replied_recently)
         self.services.replied_recently = self.replied_recently
         self._pipeline_lock = threading.Lock()   # one batch through the models at a time
+        # the Drafts folder follows every draft made, changed or settled (drafts_to_folder)
+        self.drafts = DraftsMailbox(repo, cfg, clock)
 
     def replied_recently(self, addr: str) -> bool:
         hours = self.cfg.screening.throttle_hours
@@ -37,7 +43,7 @@ class Service:
         return self.repo.replied_recently(addr, self.clock() - timedelta(hours=hours))
 
     # ---- jobs -----------------------------------------------------------------------
-    def poll_inbox(self, box) -> list[int]:
+    def poll_inbox(self, box: InboxSection) -> list[int]:
         """Fetch new mail from one inbox and decide it. Returns the new message ids."""
         now = self.clock()
         try:
@@ -53,11 +59,24 @@ class Service:
             return []
         if result.new_pks:
             self.process(result.new_pks)
+        self.scan_sent(box)
         return result.new_pks
 
-    def process(self, pks) -> None:
+    def scan_sent(self, box: InboxSection, client: Any = None) -> list[int]:
+        """Replies a rep sent from their own mail program (new in the inbox's Sent
+        folder) settle the messages they answer. Failures are logged (next sync retries)."""
+        try:
+            return scan_sent(self.repo, self.cfg, box, self.clock(), client=client)
+        except (AuthError, ConnectError, OSError, IMAPClientError) as exc:
+            log.warning("inbox %s: Sent folder not scanned now: %s", box.name, exc)
+            return []
+
+    def process(self, pks: Sequence[int]) -> None:
         with self._pipeline_lock:
             process_stored(self.repo, self.services, pks, self.clock())
+        if self.drafts.enabled:
+            self.drafts.changed([pk for pk in pks
+                                 if self.repo.get(pk).stage == Stage.DRAFTED.value])
 
     def process_pending(self) -> int:
         """Decide anything stored but not decided (after a crash or from ingress)."""
@@ -67,7 +86,9 @@ class Service:
         return len(pks)
 
     def release_due(self) -> list[int]:
-        return release_due(self.repo, self.clock())
+        released = release_due(self.repo, self.clock())
+        self.drafts.changed(released)
+        return released
 
     def send_approved(self, only: int | None = None, resend: bool = False,
                       actor: str = "system") -> dict[str, int]:
@@ -79,7 +100,8 @@ class Service:
 
 # ---- applying decisions to the store ----------------------------------------------------
 
-def process_stored(repo, svc: pipeline.Services, pks: Sequence[int], now: datetime) -> None:
+def process_stored(repo: Repository, svc: pipeline.Services, pks: Sequence[int],
+                   now: datetime) -> None:
     """Decide every stored message in ``pks`` (stage received) and record the outcome."""
     rows = [repo.get(pk) for pk in pks]
     # SCORED is transient: a crash between scoring and holding/drafting leaves a
@@ -94,14 +116,14 @@ def process_stored(repo, svc: pipeline.Services, pks: Sequence[int], now: dateti
         apply_decision(repo, row.id, decision, now)
 
 
-def apply_decision(repo, pk: int, d: Decision, now: datetime) -> Stage:
+def apply_decision(repo: Repository, pk: int, d: Decision, now: datetime) -> Stage:
     """Record one decision: quarantined, skipped, held or drafted, with the reason."""
     expect = [Stage.RECEIVED, Stage.SCORED]
-    common = {}
+    common: dict[str, Any] = {}     # column name -> value, for Repository.transition
     if d.parsed is not None:
         common = dict(from_addr=d.parsed.from_addr, customer_addr=d.parsed.customer_addr,
                       subject=d.parsed.subject, language=d.parsed.language)
-    if d.quarantined:
+    if d.error is not None:     # d.quarantined, spelled so that mypy narrows d.error
         repo.transition(pk, Stage.QUARANTINED, actor="system", action="quarantined",
                         reason=d.error, now=now, expect=expect, error=d.error, **common)
         return Stage.QUARANTINED
@@ -111,7 +133,7 @@ def apply_decision(repo, pk: int, d: Decision, now: datetime) -> Stage:
                         skip_rule=d.skip.rule, skip_reason=d.skip.reason, **common)
         return Stage.SKIPPED
     h, i = d.hostility, d.intent
-    verdicts = dict(hostility=h.score if h else None,
+    verdicts: dict[str, Any] = dict(hostility=h.score if h else None,
                     hostility_labels=h.labels if h else None,
                     hostility_evidence=h.evidence if h else None,
                     intent=i.intent if i else None,
@@ -125,6 +147,8 @@ def apply_decision(repo, pk: int, d: Decision, now: datetime) -> Stage:
                         now=now, expect=[Stage.SCORED], draft=d.draft,
                         release_at=d.hold.release_at)
         return Stage.HELD
+    if d.draft is None:   # not quarantined, skipped nor held: the pipeline made a draft
+        raise ValueError(f"message #{pk}: the decision has no draft to store")
     repo.transition(pk, Stage.DRAFTED, actor="system", action="drafted",
                     reason=f"template {d.draft.template}"
                     + (f"; {d.hold.reason}, already due" if d.hold else ""),
@@ -133,7 +157,7 @@ def apply_decision(repo, pk: int, d: Decision, now: datetime) -> Stage:
     return Stage.DRAFTED
 
 
-def release_due(repo, now: datetime) -> list[int]:
+def release_due(repo: Repository, now: datetime) -> list[int]:
     """Held messages whose cooling-off has ended become drafts ready for a rep."""
     released = []
     for pk in repo.due_releases(now):

@@ -38,6 +38,9 @@ def service_sync(service: Service, box: InboxSection) -> Callable[[IMAPClient], 
             except Exception:  # noqa: BLE001 - stored; process_pending retries
                 log.exception("inbox %s: deciding %d new message(s) failed; they are stored "
                               "and will be retried", box.name, len(result.new_pks))
+        scan = getattr(service, "scan_sent", None)   # replies sent from a mail program
+        if scan is not None:
+            scan(box)
         return result
     return sync
 
@@ -47,7 +50,8 @@ def start_watchers(service: Service, scheduler: BaseScheduler | None = None, *,
                    **watcher_kwargs: Any) -> list[IdleWatcher]:
     """One IDLE watcher thread per inbox with ``idle = true``; its ``poll:<inbox>`` job
     is paused and resumed only if the server turns out to lack IDLE. Also schedules
-    the Drafts-folder copy for inboxes with ``drafts_to_folder = true``.
+    the Drafts-folder catch-up for inboxes with ``drafts_to_folder = true`` (the
+    service's ``DraftsMailbox`` updates Drafts at once; this job retries its failures).
     Call before ``scheduler.start()``."""
     cfg = service.cfg
     board = board or StatusBoard(status_path(cfg))

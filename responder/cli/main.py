@@ -4,16 +4,24 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from responder import config as config_mod
 from responder.core.model import Stage
+
+if TYPE_CHECKING:  # the commands import these where they run, to start fast
+    from responder.app.service import Service
+    from responder.core.clock import Clock
+    from responder.mail.drafts_folder import DraftsMailbox
+    from responder.store.repository import Repository
+    from responder.store.tables import MessageRow
+    from responder.web import WebServer
 
 log = logging.getLogger("responder")
 
@@ -50,7 +58,7 @@ def _setup_logging(level: str, verbose: bool = False) -> None:
     logging.getLogger("responder").setLevel(chosen)
 
 
-def _load_config(path: str | None):
+def _load_config(path: str | None) -> config_mod.Config:
     if path is None and not os.environ.get(config_mod.CONFIG_ENV) and Path("config.toml").is_file():
         path = "config.toml"
     try:
@@ -60,29 +68,35 @@ def _load_config(path: str | None):
 
 
 class Ctx:
-    def __init__(self, config_path: str | None, verbose: bool = False):
+    def __init__(self, config_path: str | None, verbose: bool = False) -> None:
         self.config_path = config_path
         self.verbose = verbose
-        self._cfg = None
-        self._repo = None
+        self._cfg: config_mod.Config | None = None
+        self._repo: Repository | None = None
 
     @property
-    def cfg(self):
+    def cfg(self) -> config_mod.Config:
         if self._cfg is None:
             self._cfg = _load_config(self.config_path)
             _setup_logging(self._cfg.responder.log_level, self.verbose)
         return self._cfg
 
     @property
-    def repo(self):
+    def repo(self) -> Repository:
         if self._repo is None:
             from responder.store import open_repository
             self._repo = open_repository(self.cfg.database_url)
         return self._repo
 
-    def service(self):
+    def service(self) -> Service:
         from responder.app.service import Service
         return Service(self.cfg, self.repo)
+
+    def drafts(self) -> DraftsMailbox:
+        """The Drafts-folder hook without loading the models (for edit and reject)."""
+        from responder.core.clock import utcnow
+        from responder.mail.drafts_folder import DraftsMailbox
+        return DraftsMailbox(self.repo, self.cfg, utcnow)
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -115,7 +129,7 @@ class _Group(click.Group):
                    "by default libraries log only warnings")
 @click.version_option(package_name="responder")
 @click.pass_context
-def main(click_ctx, config_path, verbose):
+def main(click_ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """responder: drafts polite replies to customer mail, with a cooling-off delay for
     hostile messages, for a rep to review and send."""
     click_ctx.obj = Ctx(config_path, verbose)
@@ -124,10 +138,10 @@ def main(click_ctx, config_path, verbose):
 # ---- running -------------------------------------------------------------------------
 @main.command()
 @pass_ctx
-def run(ctx):
+def run(ctx: Ctx) -> None:
     """Watch the configured inboxes (and SMTP ingress) until stopped."""
-    from responder.mail.intake.smtp import start_ingress
     from responder.app.scheduler import run_forever
+    from responder.mail.intake.smtp import start_ingress
     cfg = ctx.cfg
     if not cfg.inbox and not cfg.ingress.enabled:
         raise click.ClickException("nothing to watch: add an [[inbox]] section or set "
@@ -143,7 +157,8 @@ def run(ctx):
             web.close()
 
 
-def _start_web(ctx, service, host: str | None = None, port: int | None = None):
+def _start_web(ctx: Ctx, service: Service, host: str | None = None,
+               port: int | None = None) -> WebServer:
     """The rep's web page on its own thread (waitress); returns the running server."""
     from responder.config import ConfigError
     from responder.web import WebContext, create_app, start_server
@@ -166,7 +181,7 @@ def _start_web(ctx, service, host: str | None = None, port: int | None = None):
 @click.option("--host", help="address to listen on (default: [web] host, 127.0.0.1)")
 @click.option("--port", type=int, help="port (default: [web] port, 8080; 0 = any free one)")
 @pass_ctx
-def web(ctx, host, port):
+def web(ctx: Ctx, host: str | None, port: int | None) -> None:
     """Serve the reps' web page (queue, messages, actions) until stopped.
 
     Log in with an account made by `responder user add`. Listens on 127.0.0.1 unless
@@ -189,7 +204,7 @@ def web(ctx, host, port):
 
 
 @main.group()
-def user():
+def user() -> None:
     """Accounts for the web page."""
 
 
@@ -202,7 +217,7 @@ def user():
               help="read the password from the first line of standard input (also the "
                    "default when standard input is not a terminal)")
 @pass_ctx
-def user_add(ctx, name, role, password_stdin):
+def user_add(ctx: Ctx, name: str, role: str, password_stdin: bool) -> None:
     """Add an account (or give an existing one a new role and password).
 
     The password is asked for twice at a terminal, or read from standard input; it is
@@ -223,7 +238,7 @@ def user_add(ctx, name, role, password_stdin):
 
 @user.command("list")
 @pass_ctx
-def user_list(ctx):
+def user_list(ctx: Ctx) -> None:
     """The accounts, their roles and last logins."""
     from responder.app import accounts
     rows = accounts.list_users(ctx.repo)
@@ -244,7 +259,7 @@ def user_list(ctx):
 @click.option("--web-port", type=int, default=8080, show_default=True,
               help="port of the demo's web page (a free one if this is taken)")
 @pass_ctx
-def demo(ctx, workdir, with_web, web_port):
+def demo(ctx: Ctx, workdir: str | None, with_web: bool | None, web_port: int) -> None:
     """Feed the bundled sample mail through the pipeline, on loopback.
 
     Real SMTP servers on 127.0.0.1, a real SQLite database; nothing leaves the machine.
@@ -258,9 +273,10 @@ def demo(ctx, workdir, with_web, web_port):
              serve=_demo_web(web_port) if with_web else None)
 
 
-def _demo_web(port: int):
+def _demo_web(port: int) -> Callable[[config_mod.Config, Repository, Service, Clock], None]:
     """Serve the page on the demo's data with a fresh demo owner, until Ctrl-C."""
-    def serve(cfg, repo, service, clock) -> None:
+    def serve(cfg: config_mod.Config, repo: Repository, service: Service,
+              clock: Clock) -> None:
         import secrets
         import signal
         import threading
@@ -290,7 +306,7 @@ def _demo_web(port: int):
 
 @main.command()
 @pass_ctx
-def sync(ctx):
+def sync(ctx: Ctx) -> None:
     """Poll every inbox once, decide new mail, release due holds."""
     service = ctx.service()
     if not ctx.cfg.inbox:
@@ -311,7 +327,8 @@ def sync(ctx):
               help="write results here (default: standard output)")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @pass_ctx
-def replay(ctx, paths, as_json, output, no_progress):
+def replay(ctx: Ctx, paths: tuple[str, ...], as_json: bool, output: TextIO,
+           no_progress: bool) -> None:
     """Run the decision pipeline on mail files; sends nothing.
 
     PATHS: .eml files, folders of them, mbox files or Maildirs. Touches no inbox and
@@ -338,7 +355,7 @@ def replay(ctx, paths, as_json, output, no_progress):
                    "approved, sending, quarantined")
 @click.option("--all", "show_all", is_flag=True, help="every stage")
 @pass_ctx
-def list_cmd(ctx, stages, show_all):
+def list_cmd(ctx: Ctx, stages: tuple[str, ...], show_all: bool) -> None:
     """The queue, soonest reply deadline first; uncertain sends (waiting for a person)
     before everything else."""
     chosen = None if show_all else [Stage(s) for s in stages] or [
@@ -374,7 +391,7 @@ def list_cmd(ctx, stages, show_all):
 @click.argument("pk", type=int)
 @click.option("--raw", is_flag=True, help="print the original message's exact bytes")
 @pass_ctx
-def show(ctx, pk, raw):
+def show(ctx: Ctx, pk: int, raw: bool) -> None:
     """One message: verdicts, draft, and its audit trail."""
     row = _get(ctx, pk)
     if raw:
@@ -414,6 +431,12 @@ def show(ctx, pk, raw):
                        f"(attempt {d.send_attempts or 0}, reply {d.reply_message_id})")
         if d.send_error:
             click.echo(f"SEND: {d.send_error}")
+        from responder.mail.sending import next_attempt_at
+        retry_at = next_attempt_at(d) if row.stage == Stage.APPROVED.value else None
+        if retry_at is not None:
+            click.echo(f"NEXT ATTEMPT: {retry_at:%Y-%m-%d %H:%M:%S} UTC "
+                       f"(attempt {(d.send_attempts or 0) + 1}, backing off after a "
+                       "temporary failure)")
         click.echo("")
         click.echo(d.body)
     click.echo("--- audit trail " + "-" * 54)
@@ -422,7 +445,7 @@ def show(ctx, pk, raw):
                    f"{(e.from_stage or '-')}->{e.to_stage}: {e.reason}")
 
 
-def _get(ctx, pk):
+def _get(ctx: Ctx, pk: int) -> MessageRow:
     try:
         return ctx.repo.get(pk)
     except KeyError:
@@ -441,9 +464,10 @@ def _actor(name: str | None) -> str:
 @click.option("--as", "rep", help="your name for the audit trail (default: $RESPONDER_REP "
                                   "or your login)")
 @pass_ctx
-def edit(ctx, pk, from_file, rep):
+def edit(ctx: Ctx, pk: int, from_file: TextIO | None, rep: str | None) -> None:
     """Edit a draft in $EDITOR, or replace it from a file."""
-    from responder.app.actions import ApprovalError, edit as do_edit
+    from responder.app.actions import ApprovalError
+    from responder.app.actions import edit as do_edit
     from responder.core.clock import utcnow
     row = _get(ctx, pk)
     if row.draft is None:
@@ -451,12 +475,13 @@ def edit(ctx, pk, from_file, rep):
     if from_file is not None:
         body = from_file.read()
     else:
-        body = click.edit(row.draft.body, extension=".txt", require_save=True)
-        if body is None:
+        edited = click.edit(row.draft.body, extension=".txt", require_save=True)
+        if edited is None:
             click.echo("no change")
             return
+        body = edited
     try:
-        do_edit(ctx.repo, pk, body, actor=_actor(rep), now=utcnow())
+        do_edit(ctx.repo, pk, body, actor=_actor(rep), now=utcnow(), drafts=ctx.drafts())
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"draft #{pk} saved")
@@ -477,9 +502,11 @@ def edit(ctx, pk, from_file, rep):
 @click.option("--override-tone", is_flag=True,
               help="send even though the reply itself reads as hostile (recorded)")
 @pass_ctx
-def approve(ctx, pks, rep, no_send, override_tone):
+def approve(ctx: Ctx, pks: tuple[int, ...], rep: str | None, no_send: bool,
+            override_tone: bool) -> None:
     """Approve drafts and send them."""
-    from responder.app.actions import ApprovalError, approve as do_approve
+    from responder.app.actions import ApprovalError
+    from responder.app.actions import approve as do_approve
     from responder.core.clock import utcnow
     service = ctx.service()
     failed = False
@@ -489,7 +516,7 @@ def approve(ctx, pks, rep, no_send, override_tone):
                                   message_id_domain=ctx.cfg.shop.message_id_domain,
                                   scorer=service.services.scorer,
                                   hold_threshold=ctx.cfg.scoring.hold_threshold,
-                                  override_tone=override_tone)
+                                  override_tone=override_tone, drafts=service.drafts)
         except ApprovalError as exc:
             click.echo(f"#{pk}: {exc}", err=True)
             failed = True
@@ -498,8 +525,8 @@ def approve(ctx, pks, rep, no_send, override_tone):
         if not no_send:
             outcome = service.send_approved(only=pk)
             row = ctx.repo.get(pk)
-            click.echo(f"#{pk}: {row.stage}" + (f" ({row.draft.send_error})"
-                                                 if row.draft.send_error else ""))
+            error = row.draft.send_error if row.draft is not None else None
+            click.echo(f"#{pk}: {row.stage}" + (f" ({error})" if error else ""))
             failed = failed or not outcome["sent"]
     if failed:
         sys.exit(1)
@@ -510,12 +537,14 @@ def approve(ctx, pks, rep, no_send, override_tone):
 @click.option("--reason", default="", help="why (kept in the audit trail)")
 @click.option("--as", "rep", help="your name for the audit trail")
 @pass_ctx
-def reject(ctx, pk, reason, rep):
+def reject(ctx: Ctx, pk: int, reason: str, rep: str | None) -> None:
     """Decide not to answer a message."""
-    from responder.app.actions import ApprovalError, reject as do_reject
+    from responder.app.actions import ApprovalError
+    from responder.app.actions import reject as do_reject
     from responder.core.clock import utcnow
     try:
-        do_reject(ctx.repo, pk, actor=_actor(rep), now=utcnow(), reason=reason)
+        do_reject(ctx.repo, pk, actor=_actor(rep), now=utcnow(), reason=reason,
+                  drafts=ctx.drafts())
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"#{pk} rejected")
@@ -530,7 +559,7 @@ def reject(ctx, pk, reason, rep):
 @click.option("--as", "rep", help="your name for the audit trail (with --resend or "
                                   "--mark-sent; default: $RESPONDER_REP or your login)")
 @pass_ctx
-def send(ctx, resend_pk, mark_sent_pk, rep):
+def send(ctx: Ctx, resend_pk: int | None, mark_sent_pk: int | None, rep: str | None) -> None:
     """Send every approved reply now (the scheduler also does this).
 
     A send that was interrupted is never sent again by itself: it is looked for in the
@@ -567,7 +596,7 @@ def send(ctx, resend_pk, mark_sent_pk, rep):
 
 @main.command()
 @pass_ctx
-def status(ctx):
+def status(ctx: Ctx) -> None:
     """Uncertain sends first, then counts by stage and the state of every inbox."""
     uncertain = ctx.repo.list([Stage.UNCERTAIN])
     if uncertain:
@@ -598,7 +627,7 @@ def status(ctx):
 
 @main.command()
 @pass_ctx
-def doctor(ctx):
+def doctor(ctx: Ctx) -> None:
     """Check every inbox and the SMTP server; explain each failure.
 
     DNS, connection, TLS, login, capabilities and folders of every inbox, and the SMTP
@@ -627,7 +656,8 @@ def doctor(ctx):
               "held-out test split is also scored (default: $RESPONDER_DATASETS, else "
               "../shared/datasets beside a checkout when present; 'none' to skip)")
 @pass_ctx
-def eval_cmd(ctx, corpus, split, as_json, progress, datasets):
+def eval_cmd(ctx: Ctx, corpus: str | None, split: str, as_json: bool, progress: bool | None,
+             datasets: str | None) -> None:
     """Measure hostility and intent figures on the labelled corpus."""
     from responder.core import corpus as corpus_mod
     from responder.core.evaluation import run_eval
@@ -680,13 +710,13 @@ class _Bars:
 
 
 @main.group()
-def templates():
+def templates() -> None:
     """Reply templates."""
 
 
 @templates.command("check")
 @pass_ctx
-def templates_check(ctx):
+def templates_check(ctx: Ctx) -> None:
     """Render every reply template with sample data; report errors with file and line."""
     from responder.app.template_check import check_all
     problems, rendered = check_all(ctx.cfg)
@@ -698,7 +728,7 @@ def templates_check(ctx):
 
 
 @main.group()
-def model():
+def model() -> None:
     """Scoring models."""
 
 
@@ -706,7 +736,7 @@ def model():
 @click.argument("model_id", required=False)
 @click.option("--cache-dir", type=click.Path(file_okay=False))
 @pass_ctx
-def model_pull(ctx, model_id, cache_dir):
+def model_pull(ctx: Ctx, model_id: str | None, cache_dir: str | None) -> None:
     """Download a Hugging Face model ahead of time (default: scoring.model)."""
     from responder.core.scoring import ModelUnavailable, pull_model
     chosen = model_id or ctx.cfg.scoring.model
@@ -720,13 +750,13 @@ def model_pull(ctx, model_id, cache_dir):
 
 
 @main.group()
-def db():
+def db() -> None:
     """Database."""
 
 
 @db.command("upgrade")
 @pass_ctx
-def db_upgrade(ctx):
+def db_upgrade(ctx: Ctx) -> None:
     """Create or migrate the database to the newest schema."""
     from responder.store import migrations
     repo = ctx.repo
@@ -736,7 +766,7 @@ def db_upgrade(ctx):
 @main.command("config")
 @click.option("--show", is_flag=True, help="print the effective configuration")
 @pass_ctx
-def config_cmd(ctx, show):
+def config_cmd(ctx: Ctx, show: bool) -> None:
     """Validate the configuration (and show it)."""
     cfg = ctx.cfg
     click.echo(f"{cfg.source}: valid")

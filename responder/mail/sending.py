@@ -70,6 +70,31 @@ FAILPOINTS = ("after-marker", "after-250")
 
 Clock = Callable[[], datetime]
 
+# after a temporary SMTP failure a reply waits BACKOFF_FIRST, then twice as long after
+# each further one, at most BACKOFF_MAX, before the automatic path tries it again
+BACKOFF_FIRST = timedelta(minutes=1)
+BACKOFF_MAX = timedelta(hours=1)
+TEMPORARY = "temporary send failure"
+
+
+def retry_delay(attempts: int, first: timedelta = BACKOFF_FIRST,
+                cap: timedelta = BACKOFF_MAX) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: first, 2x, 4x ... capped."""
+    return min(first * (2 ** max(attempts - 1, 0)), cap) if attempts > 0 else timedelta(0)
+
+
+def next_attempt_at(draft: Any) -> datetime | None:
+    """When the automatic path may try an approved reply again after a temporary
+    failure (None: at once). The failure time is the draft's last update (set by the
+    failure; an approved draft is not edited)."""
+    if not draft.send_error or not draft.send_error.startswith(TEMPORARY):
+        return None
+    attempts = draft.send_attempts or 0
+    if attempts <= 0 or draft.updated_at is None:
+        return None
+    when: datetime = draft.updated_at + retry_delay(attempts)
+    return when
+
 
 class SendRefused(Exception):
     """A rep's send request that cannot be carried out now; the message says why."""
@@ -120,13 +145,13 @@ def send_approved(repo: Any, cfg: Any, now: datetime, *, only: int | None = None
         pks = (repo.pks_in_stage(Stage.SENDING) + repo.pks_in_stage(Stage.UNCERTAIN)
                + repo.pks_in_stage(Stage.APPROVED))
     for pk in pks:
-        result = _step(repo, cfg, pk, tick)
+        result = _step(repo, cfg, pk, tick, backoff=only is None)
         if result is not None:
             outcome[result] += 1
     return outcome
 
 
-def _step(repo: Any, cfg: Any, pk: int, tick: Clock) -> str | None:
+def _step(repo: Any, cfg: Any, pk: int, tick: Clock, backoff: bool = True) -> str | None:
     row = repo.get(pk)
     if row.draft is None:
         return None
@@ -141,6 +166,9 @@ def _step(repo: Any, cfg: Any, pk: int, tick: Clock) -> str | None:
         if row.draft.send_error == IN_PROGRESS:
             return _settle(repo, cfg, row, now, Stage.APPROVED,
                            "an older responder was interrupted while sending")
+        due = next_attempt_at(row.draft) if backoff else None
+        if due is not None and now < due:
+            return None                       # backing off after a temporary failure
         return _send_one(repo, cfg, row, tick, expect=Stage.APPROVED, actor="system",
                          action="sending", why="sending")
     return None
@@ -258,8 +286,10 @@ def _failed(repo: Any, row: Any, owner: str, exc: Exception, now: datetime) -> s
         isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600)
     text = f"{'permanent' if permanent else 'temporary'} send failure: {exc}"
     log.warning("message #%s: %s", row.id, text)
+    wait = retry_delay((row.draft.send_attempts or 0) + 1)
     to, reason = ((Stage.DRAFTED, f"back to the queue: {text}") if permanent
-                  else (Stage.APPROVED, f"{text} (retried on the next run)"))
+                  else (Stage.APPROVED, f"{text} (tried again after "
+                                        f"{(now + wait):%Y-%m-%d %H:%M:%S} UTC)"))
     fields = {"send_error": text, "send_owner": None, "send_started_at": None}
     for frm in (Stage.SENDING, Stage.UNCERTAIN):   # uncertain: another run gave up early
         if repo.compare_and_set(row.id, frm, to, actor="system", action="send-failed",

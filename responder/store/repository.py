@@ -7,16 +7,20 @@ both move the same message.
 """
 from __future__ import annotations
 
+import builtins
 import hashlib
 import logging
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Iterable, Iterator, cast
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event, exists, func, select, update
 from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from responder.core.model import Draft, Stage
 from responder.store import migrations
@@ -34,13 +38,14 @@ def content_hash(raw: bytes) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = create_engine(url, future=True, **kwargs)
     if url.startswith("sqlite"):
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection,
+                            _record: ConnectionPoolEntry) -> None:  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -49,7 +54,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def open_repository(url: str, migrate: bool = True) -> "Repository":
+def open_repository(url: str, migrate: bool = True) -> Repository:
     """Open the database at ``url`` and bring its schema up to date."""
     engine = make_engine(url)
     if migrate:
@@ -119,7 +124,8 @@ class Repository:
                 raise KeyError(f"no message #{pk}")
             return row
 
-    def list(self, stages: Iterable[Stage] | None = None, limit: int = 200) -> list[MessageRow]:
+    def list(self, stages: Iterable[Stage] | None = None,
+             limit: int = 200) -> builtins.list[MessageRow]:
         """Messages by reply deadline, soonest first."""
         with self.session() as s:
             q = select(MessageRow).options(selectinload(MessageRow.draft))
@@ -128,12 +134,12 @@ class Repository:
             q = q.order_by(MessageRow.deadline_at, MessageRow.id).limit(limit)
             return list(s.scalars(q))
 
-    def pks_in_stage(self, stage: Stage) -> list[int]:
+    def pks_in_stage(self, stage: Stage) -> builtins.list[int]:
         with self.session() as s:
             return list(s.scalars(select(MessageRow.id).where(MessageRow.stage == stage.value)
                                   .order_by(MessageRow.id)))
 
-    def due_releases(self, now: datetime) -> list[int]:
+    def due_releases(self, now: datetime) -> builtins.list[int]:
         with self.session() as s:
             return list(s.scalars(select(MessageRow.id)
                                   .where(MessageRow.stage == Stage.HELD.value,
@@ -153,7 +159,7 @@ class Repository:
                                            DraftRow.approved_at >= since).limit(1))
             return s.scalar(q) is not None
 
-    def events(self, pk: int) -> list[EventRow]:
+    def events(self, pk: int) -> builtins.list[EventRow]:
         with self.session() as s:
             return list(s.scalars(select(EventRow).where(EventRow.message_pk == pk)
                                   .order_by(EventRow.id)))
@@ -161,7 +167,7 @@ class Repository:
     # ---- moving -------------------------------------------------------------------
     def transition(self, pk: int, to: Stage, *, actor: str, action: str, reason: str,
                    now: datetime, expect: Iterable[Stage] | None = None,
-                   draft: Draft | None = None, **fields) -> None:
+                   draft: Draft | None = None, **fields: Any) -> None:
         """Move message ``pk`` to stage ``to``, setting ``fields``, with an audit event.
 
         With ``expect``, the move happens only from one of those stages
@@ -239,7 +245,7 @@ class Repository:
             setattr(existing, key, values[key])
         existing.updated_at = now
 
-    def update_draft(self, pk: int, *, now: datetime, **fields) -> None:
+    def update_draft(self, pk: int, *, now: datetime, **fields: Any) -> None:
         with self.session() as s:
             d = s.scalar(select(DraftRow).where(DraftRow.message_pk == pk))
             if d is None:
@@ -256,7 +262,7 @@ class Repository:
             return s.scalar(select(FolderStateRow).where(FolderStateRow.inbox == inbox,
                                                          FolderStateRow.folder == folder))
 
-    def all_folder_states(self) -> list[FolderStateRow]:
+    def all_folder_states(self) -> builtins.list[FolderStateRow]:
         with self.session() as s:
             return list(s.scalars(select(FolderStateRow).order_by(FolderStateRow.inbox)))
 

@@ -1,32 +1,45 @@
 """The database tables. Change them only together with a new Alembic migration."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text, UniqueConstraint, Boolean, Float)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
-from datetime import timezone
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
 
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; use an aware UTC datetime")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None,
+                             dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -55,16 +68,16 @@ class MessageRow(Base):
     skip_rule: Mapped[str | None] = mapped_column(String(64))
     skip_reason: Mapped[str | None] = mapped_column(Text)
     hostility: Mapped[float | None] = mapped_column(Float)
-    hostility_labels: Mapped[list | None] = mapped_column(JSON)
-    hostility_evidence: Mapped[list | None] = mapped_column(JSON)
+    hostility_labels: Mapped[list[str] | None] = mapped_column(JSON)
+    hostility_evidence: Mapped[list[str] | None] = mapped_column(JSON)
     intent: Mapped[str | None] = mapped_column(String(64))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
     release_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    draft: Mapped["DraftRow | None"] = relationship(back_populates="message", uselist=False)
-    events: Mapped[list["EventRow"]] = relationship(back_populates="message",
+    draft: Mapped[DraftRow | None] = relationship(back_populates="message", uselist=False)
+    events: Mapped[list[EventRow]] = relationship(back_populates="message",
                                                     order_by="EventRow.id")
 
     __table_args__ = (
@@ -86,11 +99,11 @@ class DraftRow(Base):
     body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
-    references: Mapped[list] = mapped_column(JSON)
+    references: Mapped[list[str]] = mapped_column(JSON)
     template: Mapped[str] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(16))
     fallback_language: Mapped[bool] = mapped_column(Boolean, default=False)
-    notes: Mapped[list] = mapped_column(JSON)
+    notes: Mapped[list[str]] = mapped_column(JSON)
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
     reply_message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
     approved_by: Mapped[str | None] = mapped_column(String(255))

@@ -209,7 +209,8 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
         content = queue_mod.customer_content(row.raw)
         evidence = list(row.hostility_evidence or [])
         tone = None
-        if row.draft is not None and row.stage in (Stage.DRAFTED.value, Stage.HELD.value):
+        if (row.draft is not None and row.draft.edited
+                and row.stage in (Stage.DRAFTED.value, Stage.HELD.value)):
             verdict = actions.check_tone(ctx.scorer, row.draft.body, row.draft.language)
             if is_hostile(verdict, ctx.cfg.scoring.hold_threshold):
                 tone = verdict
@@ -228,7 +229,8 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
         ctx = _ctx()
         row = _row(pk)
         body = request.form.get("body", "").replace("\r\n", "\n")
-        if _act(lambda: actions.edit(ctx.repo, pk, body, actor=g.user.actor, now=ctx.clock())):
+        if _act(lambda: actions.edit(ctx.repo, pk, body, actor=g.user.actor, now=ctx.clock(),
+                                     drafts=ctx.service.drafts)):
             flash("Draft saved.", "ok")
             language = row.draft.language if row.draft is not None else row.language
             verdict = actions.check_tone(ctx.scorer, body, language)
@@ -250,7 +252,8 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
             result.append(actions.approve(
                 ctx.repo, pk, actor=g.user.actor, now=ctx.clock(),
                 message_id_domain=ctx.cfg.shop.message_id_domain, scorer=ctx.scorer,
-                hold_threshold=ctx.cfg.scoring.hold_threshold, override_tone=override))
+                hold_threshold=ctx.cfg.scoring.hold_threshold, override_tone=override,
+                drafts=ctx.service.drafts))
         if not _act(run):
             return _back(pk)
         ctx.service.send_approved(only=pk, actor=g.user.actor)
@@ -271,7 +274,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
         if not reason:
             flash("Say why the message is rejected.", "error")
         elif _act(lambda: actions.reject(ctx.repo, pk, actor=g.user.actor, now=ctx.clock(),
-                                         reason=reason)):
+                                         reason=reason, drafts=ctx.service.drafts)):
             flash("Rejected.", "ok")
         return _back(pk)
 
@@ -281,7 +284,8 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
         _row(pk)
         reason = request.form.get("reason", "")
         if _act(lambda: actions.release_early(ctx.repo, pk, actor=g.user.actor,
-                                              now=ctx.clock(), reason=reason)):
+                                              now=ctx.clock(), reason=reason,
+                                              drafts=ctx.service.drafts)):
             flash("Hold released: the draft is ready.", "ok")
         return _back(pk)
 
@@ -294,7 +298,7 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
         made: list[str] = []
         if _act(lambda: made.append(actions.redraft(
                 ctx.repo, ctx.service.services, pk, actor=g.user.actor, now=ctx.clock(),
-                intent=intent, language=language))):
+                intent=intent, language=language, drafts=ctx.service.drafts))):
             flash(f"Re-drafted from template {made[0]}.", "ok")
         return _back(pk)
 

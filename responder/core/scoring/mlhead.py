@@ -51,6 +51,17 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 ML_HEAD_NPZ = "hostility_ml_head.npz"
 ML_HEAD_JSON = "hostility_ml_head.json"
 MAX_SENTENCES = 24
+# The message layer's length prior stops growing at this many sentences, so one
+# insult in a long civil mail still outweighs it (see ml_message_features).
+LENGTH_PRIOR_CAP = 6
+
+
+def ml_message_features(z: np.ndarray) -> np.ndarray:
+    """message_features with the sentence count capped at LENGTH_PRIOR_CAP."""
+    x = message_features(z)
+    if z.size:
+        x[2] = np.float32(np.log1p(min(z.size, LENGTH_PRIOR_CAP)))
+    return x
 
 _WRAPPED = re.compile(r"(?<=[^\s.!?…:;,>])[ \t]*\n[ \t]*(?=[a-zà-öø-ÿа-яё(\"'«])")
 
@@ -123,7 +134,7 @@ class MultilingualHead:
         return z
 
     def message_logit(self, z: np.ndarray) -> float:
-        return float(message_features(z) @ self.msg_w + self.msg_b)
+        return float(ml_message_features(z) @ self.msg_w + self.msg_b)
 
 
 class MultilingualScorer:
