@@ -85,3 +85,17 @@ def test_folder_state_round_trip(any_repo, clock):
     any_repo.save_folder_state("shop", "INBOX", uidvalidity=4_000_000_000, last_uid=7, now=clock())
     st = any_repo.folder_state("shop", "INBOX")
     assert (st.uidvalidity, st.last_uid) == (4_000_000_000, 7)
+
+
+def test_lookup_by_message_ids_filters_by_stage_and_inbox(any_repo, clock):
+    a, _ = _store(any_repo, clock, raw=b"Subject: a\r\n\r\na\r\n", mid="<a@c.test>")
+    b, _ = _store(any_repo, clock, raw=b"Subject: b\r\n\r\nb\r\n", mid="<b@c.test>")
+    _store(any_repo, clock, raw=b"Subject: c\r\n\r\nc\r\n", mid="<c@c.test>")
+    any_repo.transition(b, Stage.SKIPPED, actor="t", action="screened", reason="x",
+                        now=clock(), expect=[Stage.RECEIVED])
+    found = any_repo.with_message_ids(["<a@c.test>", "<b@c.test>", "<zz@c.test>"],
+                                      [Stage.RECEIVED])
+    assert [row.id for row in found] == [a]
+    assert any_repo.with_message_ids(["<a@c.test>"], [Stage.RECEIVED], inbox="other") == []
+    many = [f"<n{i}@c.test>" for i in range(1200)] + ["<a@c.test>"]
+    assert [row.id for row in any_repo.with_message_ids(many, [Stage.RECEIVED])] == [a]

@@ -288,8 +288,8 @@ def scan_sent(repo: Repository, cfg: Config, box: InboxSection, now: datetime, *
                         _msgids(str(h.get("References") or "")):
                     refs.setdefault(ref, (rep, mid))
         if refs:
-            for row in repo.list(list(_OPEN), limit=100000):
-                if row.inbox != box.name or not row.message_id or row.message_id not in refs:
+            for row in repo.with_message_ids(refs, _OPEN, inbox=box.name):
+                if not row.message_id or row.message_id not in refs:
                     continue
                 rep, mid = refs[row.message_id]
                 fields = {"sent_at": now, "send_error": None} if row.draft is not None else None

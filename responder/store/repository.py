@@ -134,6 +134,23 @@ class Repository:
             q = q.order_by(MessageRow.deadline_at, MessageRow.id).limit(limit)
             return list(s.scalars(q))
 
+    def with_message_ids(self, message_ids: Iterable[str], stages: Iterable[Stage],
+                         inbox: str | None = None) -> builtins.list[MessageRow]:
+        """Messages whose Message-ID is one of ``message_ids``, in ``stages`` (an
+        indexed lookup, in chunks so a long References list stays one small query)."""
+        ids = sorted(set(message_ids))
+        wanted = [st.value for st in stages]
+        found: builtins.list[MessageRow] = []
+        with self.session() as s:
+            for start in range(0, len(ids), 500):
+                q = (select(MessageRow).options(selectinload(MessageRow.draft))
+                     .where(MessageRow.message_id.in_(ids[start:start + 500]),
+                            MessageRow.stage.in_(wanted)))
+                if inbox is not None:
+                    q = q.where(MessageRow.inbox == inbox)
+                found.extend(s.scalars(q.order_by(MessageRow.id)))
+        return found
+
     def pks_in_stage(self, stage: Stage) -> builtins.list[int]:
         with self.session() as s:
             return list(s.scalars(select(MessageRow.id).where(MessageRow.stage == stage.value)
