@@ -86,3 +86,23 @@ def test_bad_config_stops_with_the_key_named(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["--config", str(bad), "status"])
     assert result.exit_code == 1
     assert "cooling.hold_hours" in result.output and "greater than or equal to 0" in result.output
+
+
+def test_release_early_and_redraft_from_the_terminal(setup):
+    """The CLI calls the same actions as the web page: release a hold, re-draft."""
+    repo, (refund, hostile), sink = setup
+    result = run("release", str(refund), "--reason", "calm now")
+    assert result.exit_code == 1 and "only held messages" in result.stderr
+    result = run("release", str(hostile), "--reason", "customer apologised by phone")
+    assert result.exit_code == 0, result.output
+    assert repo.get(hostile).stage == "drafted"
+    released = [e for e in repo.events(hostile) if e.actor == "rep:alice"]
+    assert released and "customer apologised by phone" in released[-1].reason
+
+    result = run("redraft", str(refund), "--language", "fr", "--intent", "where_is_my_order")
+    assert result.exit_code == 0, result.output
+    draft = repo.get(refund).draft
+    assert draft.language == "fr" and draft.template.startswith("fr/where_is_my_order")
+    assert run("redraft", str(refund)).exit_code == 2            # nothing asked for
+    bad = run("redraft", str(refund), "--intent", "nonsense")
+    assert bad.exit_code == 1 and "unknown intent" in bad.stderr

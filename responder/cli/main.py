@@ -551,6 +551,47 @@ def reject(ctx: Ctx, pk: int, reason: str, rep: str | None) -> None:
 
 
 @main.command()
+@click.argument("pk", type=int)
+@click.option("--reason", required=True, help="why the cooling-off ends early (kept in the "
+                                                "audit trail)")
+@click.option("--as", "rep", help="your name for the audit trail")
+@pass_ctx
+def release(ctx: Ctx, pk: int, reason: str, rep: str | None) -> None:
+    """End a held message's cooling-off now, so its draft is ready."""
+    from responder.app.actions import ApprovalError, release_early
+    from responder.core.clock import utcnow
+    try:
+        release_early(ctx.repo, pk, actor=_actor(rep), now=utcnow(), reason=reason,
+                      drafts=ctx.drafts())
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"#{pk} released: its draft is ready")
+
+
+@main.command()
+@click.argument("pk", type=int)
+@click.option("--intent", help="answer with this intent's template (see README: Intent)")
+@click.option("--language", help="answer in this language (en, fr, de, es, ru, cs, et)")
+@click.option("--as", "rep", help="your name for the audit trail")
+@pass_ctx
+def redraft(ctx: Ctx, pk: int, intent: str | None, language: str | None,
+            rep: str | None) -> None:
+    """Make the draft again with another intent or language."""
+    from responder.app.actions import ApprovalError
+    from responder.app.actions import redraft as do_redraft
+    from responder.core.clock import utcnow
+    if not intent and not language:
+        raise click.UsageError("give --intent, --language or both")
+    service = ctx.service()
+    try:
+        template = do_redraft(ctx.repo, service.services, pk, actor=_actor(rep), now=utcnow(),
+                              intent=intent, language=language, drafts=service.drafts)
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"#{pk} re-drafted from template {template}")
+
+
+@main.command()
 @click.option("--resend", "resend_pk", type=int,
               help="send this message again after an interrupted send you checked by hand "
                    "(recorded under your name)")
