@@ -141,18 +141,26 @@ def close_smtp(client: smtplib.SMTP | None) -> None:
         client.close()
 
 
+def open_smtp(cfg: SmtpSection) -> smtplib.SMTP:
+    """The bare connection for ``[smtp]``: implicit TLS (with the configured certificate
+    checks) or plain, with the configured timeout; no EHLO, no STARTTLS, no login.
+    Raises what smtplib and ssl raise: callers say what failed (``connect_smtp``,
+    ``responder doctor``)."""
+    if cfg.security == "tls":
+        return smtplib.SMTP_SSL(cfg.host, cfg.port,
+                                context=tls_context(cfg.verify_certificate, cfg.ca_file),
+                                timeout=cfg.timeout_seconds)
+    return smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+
+
 def connect_smtp(cfg: SmtpSection) -> smtplib.SMTP:
     """A connected (and, if configured, authenticated) SMTP client for ``[smtp]``."""
-    ctx = tls_context(cfg.verify_certificate, cfg.ca_file)
     try:
-        if cfg.security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, context=ctx,
-                                                    timeout=cfg.timeout_seconds)
-        else:
-            client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+        client = open_smtp(cfg)
+        if cfg.security != "tls":
             client.ehlo()
             if cfg.security == "starttls":
-                client.starttls(context=ctx)
+                client.starttls(context=tls_context(cfg.verify_certificate, cfg.ca_file))
                 client.ehlo()
     except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
         raise ConnectError(f"smtp: cannot connect to {cfg.host}:{cfg.port} "

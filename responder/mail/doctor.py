@@ -30,6 +30,7 @@ from responder.mail.connections import (
     find_special_folder,
     login_imap,
     open_imap,
+    open_smtp,
     tls_context,
 )
 from responder.providers import Preset
@@ -360,11 +361,7 @@ def check_smtp(cfg: SmtpSection) -> list[Check]:
 def _smtp_connect(r: _Report, cfg: SmtpSection, usual: str) -> smtplib.SMTP:
     ctx = tls_context(cfg.verify_certificate, cfg.ca_file)
     try:
-        if cfg.security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, context=ctx,
-                                                    timeout=cfg.timeout_seconds)
-        else:
-            client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+        client = open_smtp(cfg)
     except (ssl.SSLError, TimeoutError) as exc:
         err = ConnectError(str(exc))
         err.__cause__ = exc

@@ -66,6 +66,20 @@ def message_features(z: Floats) -> Floats:
 MESSAGE_FEATURES = ("top_sentence_logit", "logsumexp_minus_top", "log1p_sentences")
 
 
+def read_head_files(folder: Path, npz_name: str, json_name: str, train_command: str,
+                    ) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """A trained head's metadata (JSON) and weights (npz, never pickle), or
+    ModelUnavailable saying how to train it. Shared by every head format."""
+    npz, meta_path = folder / npz_name, folder / json_name
+    if not npz.is_file() or not meta_path.is_file():
+        raise ModelUnavailable(
+            f"The builtin hostility head is missing ({npz}). Train it with: {train_command}")
+    meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+    with np.load(npz, allow_pickle=False) as z:
+        arrays = {name: z[name] for name in z.files}
+    return meta, arrays
+
+
 @dataclass
 class Head:
     """The trained weights: sentence layer and message layer."""
@@ -81,19 +95,14 @@ class Head:
     @classmethod
     def load(cls, folder: str | Path | None = None) -> Head:
         folder = Path(folder) if folder else DATA_DIR
-        npz, meta_path = folder / HEAD_NPZ, folder / HEAD_JSON
-        if not npz.is_file() or not meta_path.is_file():
-            raise ModelUnavailable(
-                f"The builtin hostility head is missing ({npz}). Train it with: "
-                "python scripts/train_hostility.py")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        with np.load(npz, allow_pickle=False) as arrays:
-            head = cls(w_hash=arrays["w_hash"].astype(np.float32),
-                       w_emb=arrays["w_emb"].astype(np.float32),
-                       w_lex=arrays["w_lex"].astype(np.float32),
-                       bias=float(arrays["bias"]),
-                       msg_w=arrays["msg_w"].astype(np.float32),
-                       msg_b=float(arrays["msg_b"]), meta=meta)
+        meta, arrays = read_head_files(folder, HEAD_NPZ, HEAD_JSON,
+                                       "python scripts/train_hostility.py")
+        head = cls(w_hash=arrays["w_hash"].astype(np.float32),
+                   w_emb=arrays["w_emb"].astype(np.float32),
+                   w_lex=arrays["w_lex"].astype(np.float32),
+                   bias=float(arrays["bias"]),
+                   msg_w=arrays["msg_w"].astype(np.float32),
+                   msg_b=float(arrays["msg_b"]), meta=meta)
         if (head.w_hash.shape != (HASH_DIM,) or head.w_emb.shape != (2 * EMB_DIM,)
                 or list(meta.get("lex_names", [])) != list(LEX_NAMES)):
             raise ModelUnavailable(

