@@ -10,7 +10,12 @@ Data (``responder.core.scoring.heldout`` fixes every split):
 * public real text (Davidson tweets en, VK comments ru) and public translated
   text (RTP-LX cs/de/en/es/fr/ru): their ``train`` split trains, ``tune``
   chooses settings and fits the message layer, ``test`` is only reported;
-* HateCheck (en) and Multilingual HateCheck (de, es, fr): test only.
+* HateCheck (en) and Multilingual HateCheck (de, es, fr): test only;
+* civil text added to the training (never part of ``responder eval``'s tables):
+  the shop's reply templates rendered in every reply language
+  (``templates/replies/<lang>/``, as ``responder templates check`` renders them;
+  80 % of the (language, intent) groups train, 20 % tune) and banking77's own
+  train split (English customer requests, CC BY 4.0; 1,500 train, 300 tune).
 
 Features per sentence: hashed character/word n-grams and word-list features
 (responder.core.scoring.features, the same code as at run time), plus the
@@ -22,13 +27,27 @@ Every (source, language, label) cell weighs the same in total, so 15,000
 tweets do not drown 59 written-here mails of a language. The message layer
 (top sentence logit, what the others add, sentence count) is fitted on the
 public tune split and a fifth of the written-here train scenarios, scored by a
-sentence layer fitted without them.
+sentence layer fitted without them. Last, ``calibrate`` shifts the message logit
+(for all languages, and per language with public tune text) so that at the hold
+threshold 0.5 the civil texts held and the abuse missed on the public TUNE split
+are over their allowance (5 %, 15 %) by the same factor; the shifts are folded into
+the message bias and the language one-hot weights, so the file format is unchanged.
+The TEST figures are printed only with ``--show-test``.
+
+Reproduce the shipped head (a checkout with ../shared/datasets beside it):
+
+    python scripts/train_hostility_multilingual.py
+
+Embeddings are cached in ``$RESPONDER_EMBED_CACHE`` (default
+/tmp/responder-embedding-cache); a cold cache costs one USE pass over ~25,000
+sentences.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -51,9 +70,68 @@ from responder.core.scoring.lexicon import load_lexicon  # noqa: E402
 from responder.core.scoring.mlhead import ml_message_features, sentences  # noqa: E402
 from responder.core.scoring.multilingual import get_encoder  # noqa: E402
 
-CACHE = Path("/tmp/responder-embedding-cache")
+CACHE = Path(os.environ.get("RESPONDER_EMBED_CACHE", "/tmp/responder-embedding-cache"))
 TRAIN_CAP = 3000      # per (source, lang, label) cell of the public train split
 TUNE_CAP = 300
+BANKING_TRAIN_CAP = 1500
+# The operating point (see calibrate): civil texts held and abuse missed, each over
+# the issue's allowance (civil held <= 5 %, abuse held >= 85 %).
+CIVIL_ALLOWED = 0.05
+MISS_ALLOWED = 0.15
+TEMPLATES = "templates"
+BANKING = "banking77-en"
+
+
+def template_items() -> list[heldout.Item]:
+    """The shop's own reply templates, rendered with the sample data of
+    ``responder templates check``: civil text in every reply language (a plain
+    "Click on your order." must not look like an order barked at staff). Split by
+    (language, intent): 80 % train, 20 % tune; none is a test item."""
+    from responder.app.template_check import sample_contexts
+    from responder.config import Config
+    from responder.core.drafting import TemplateRenderer
+    from responder.core.model import INTENTS
+
+    cfg = Config()
+    renderer = TemplateRenderer(cfg.drafting.templates_dir or None)
+    out, seen = [], set()
+    for lang in renderer.languages():
+        for intent in INTENTS:
+            group = f"tpl:{lang}:{intent}"
+            for ctx in sample_contexts(cfg.shop, lang):
+                text = renderer.render(lang, intent, ctx)
+                if (lang, text) in seen:
+                    continue
+                seen.add((lang, text))
+                out.append(heldout.Item(text=text, lang=lang, y=0, kind=heldout.NEUTRAL,
+                                        source=TEMPLATES, origin=heldout.WRITTEN,
+                                        split=heldout.split_of(group, tune=0.2, test=0.0),
+                                        group=group))
+    return out
+
+
+def banking_items(datasets: str | None, cap: int = BANKING_TRAIN_CAP) -> list[heldout.Item]:
+    """Civil customer requests in English: banking77's own train split (CC BY 4.0;
+    its test split is never read), hash-split 85/15 into train and tune, at most
+    ``cap`` train and 300 tune items. Not part of ``responder eval``'s tables."""
+    base = Path(datasets) if datasets else heldout.default_datasets_dir()
+    path = base / BANKING / "data.jsonl" if base else None
+    if path is None or not path.is_file():
+        return []
+    items = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            if rec.get("split") != "train" or len(str(rec.get("text", "")).strip()) < 2:
+                continue
+            group = "b77:" + rec["text"]
+            items.append(heldout.Item(text=rec["text"], lang="en", y=0, kind=heldout.NEUTRAL,
+                                      source=BANKING, origin=heldout.REAL,
+                                      split=heldout.split_of(group, tune=0.15, test=0.0),
+                                      group=group))
+    items.sort(key=lambda it: hashlib.sha1(it.group.encode()).hexdigest())
+    return ([it for it in items if it.split == heldout.TRAIN][:cap]
+            + [it for it in items if it.split == heldout.TUNE][:TUNE_CAP])
 
 
 def cap_items(items: list[heldout.Item], split: str, cap: int) -> list[heldout.Item]:
@@ -71,12 +149,14 @@ def cap_items(items: list[heldout.Item], split: str, cap: int) -> list[heldout.I
 
 def load_items(datasets: str | None, train_cap: int = TRAIN_CAP,
                written: bool = True, functional: bool = True,
-               tune_cap: int = TUNE_CAP) -> list[heldout.Item]:
+               tune_cap: int = TUNE_CAP, civil_extras: bool = True) -> list[heldout.Item]:
     items: list[heldout.Item] = []
     if written:
         records = corpus.load(None)
         texts, _ = prepare(records)
         items = heldout.corpus_items(records, texts)
+    if civil_extras:
+        items += template_items() + banking_items(datasets)
     public = heldout.public_items(datasets)
     if not functional:
         public = [it for it in public if it.origin != heldout.FUNCTIONAL]
@@ -223,7 +303,7 @@ def refit_message_layer(items: list[heldout.Item], out: str | None) -> None:
     """Refit only the message layer of the saved head, on the tune split scored by it."""
     from responder.core.scoring.mlhead import MultilingualHead, MultilingualScorer
     scorer = MultilingualScorer(head_dir=out)
-    written = [it for it in items if it.origin == heldout.WRITTEN and it.split == heldout.TRAIN
+    written = [it for it in items if it.source == "corpus" and it.split == heldout.TRAIN
                and int(hashlib.sha1(it.group.encode()).hexdigest(), 16) % 5 == 0]
     tune = written + [it for it in items if it.split == heldout.TUNE]
     M = np.stack([ml_message_features(z) for _, z, _ in scorer.sentence_scores(
@@ -238,6 +318,45 @@ def refit_message_layer(items: list[heldout.Item], out: str | None) -> None:
                                   "scenarios) scored by the final sentence layer")
     head.save(out)
     print(f"message layer: w={msg_w.tolist()} b={msg_b:.3f}")
+
+
+def _goal_ratio(items: list[heldout.Item], idx: np.ndarray, logit: np.ndarray) -> float:
+    """How far from the goals: max(civil held / 5 %, abuse missed / 15 %), each rate the
+    mean over the (source, language) cells in ``idx`` (held = logit >= 0)."""
+    civil: dict[tuple[str, str], list[bool]] = {}
+    abuse: dict[tuple[str, str], list[bool]] = {}
+    for i, zi in zip(idx, logit):
+        it = items[i]
+        (abuse if it.y else civil).setdefault((it.source, it.lang), []).append(bool(zi >= 0))
+    c = float(np.mean([np.mean(v) for v in civil.values()])) if civil else 0.0
+    m = float(np.mean([1.0 - np.mean(v) for v in abuse.values()])) if abuse else 0.0
+    return max(c / CIVIL_ALLOWED, m / MISS_ALLOWED)
+
+
+def calibrate(items: list[heldout.Item], idx: np.ndarray, logit: np.ndarray
+              ) -> tuple[float, dict[str, float]]:
+    """Shifts of the message logit chosen on the TUNE split so that 0.5 stays the hold
+    threshold: one for all languages, and one per language with public tune text of
+    both classes. Each is the shift where civil texts held and abuse missed are over
+    their allowance (5 %, 15 %) by the same factor, i.e. the smallest worst-case
+    ratio; the cells are the public real and translated tune sets (banking77 and the
+    templates are left out: nearly all pass, they would only dilute the civil rate)."""
+    grid = np.round(np.arange(-4.0, 4.0001, 0.05), 2)
+    pub = np.asarray([k for k, i in enumerate(idx) if items[i].origin in
+                      (heldout.REAL, heldout.TRANSLATED) and items[i].source != BANKING])
+
+    def best(sel: np.ndarray) -> float:
+        ratios = [_goal_ratio(items, idx[sel], logit[sel] + g) for g in grid]
+        low = min(ratios)
+        return float(min((g for g, r in zip(grid, ratios) if r <= low + 1e-9), key=abs))
+
+    shift = best(pub)
+    per_lang: dict[str, float] = {}
+    for lang in sorted({items[idx[k]].lang for k in pub}):
+        sel = np.asarray([k for k in pub if items[idx[k]].lang == lang])
+        if len({items[idx[k]].y for k in sel}) == 2:
+            per_lang[lang] = best(sel)
+    return shift, per_lang
 
 
 def auc(y: np.ndarray, s: np.ndarray) -> float | None:
@@ -307,6 +426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="public train items per (source, language, label)")
     ap.add_argument("--public-only", action="store_true",
                     help="(with --compare) leave out the written-here corpus and the test suites")
+    ap.add_argument("--no-calibrate", action="store_true",
+                    help="leave out the tune-split shifts of the message logit (calibrate())")
+    ap.add_argument("--no-civil-extras", action="store_true",
+                    help="leave out the rendered reply templates and banking77 requests")
+    ap.add_argument("--show-test", action="store_true",
+                    help="also print the TEST split's figures (only once settings are chosen)")
     ap.add_argument("--out", default=None,
                     help="folder for the head (default: the package's data/)")
     args = ap.parse_args(argv)
@@ -315,7 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.time()
     items = load_items(args.datasets, args.train_cap, written=not args.public_only,
                        functional=not args.public_only,
-                       tune_cap=0 if args.compare else TUNE_CAP)
+                       tune_cap=0 if args.compare else TUNE_CAP,
+                       civil_extras=not args.no_civil_extras)
     counts = Counter((it.origin, it.split) for it in items)
     print(f"items: {len(items)} "
           + json.dumps({f'{o}/{s}': n for (o, s), n in sorted(counts.items())}))
@@ -343,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The message layer learns from scores like unseen mail's: the sentence layer is
     # first fitted without a fifth of the written-here train scenarios (chosen by a
     # hash of the scenario), and those plus the public tune split are scored by it.
-    written = np.asarray([i for i in train if items[i].origin == heldout.WRITTEN])
+    written = np.asarray([i for i in train if items[i].source == "corpus"])
     corpus_tune = np.asarray([i for i in written
                               if int(hashlib.sha1(items[i].group.encode()).hexdigest(), 16) % 5
                               == 0])
@@ -358,15 +484,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     M_tune = message_matrix(z_tune, owner, msg_idx, ml_message_features)
     msg_w, msg_b = fit_message_layer(M_tune, y[msg_idx],
                                      item_weights(items, msg_idx))
-    M_test = message_matrix(z, owner, test, ml_message_features)
-    p_test = 1.0 / (1.0 + np.exp(-(M_test @ msg_w + msg_b)))
-    print("\nTEST split (never used for fitting or choosing), threshold 0.5:")
-    print(f"{'origin':<18} {'lang':<4} {'n':>5} {'AUC':>6} {'abuse held':>10} {'other held':>10}")
-    for o, lang, n, a, h1, h0 in report(items, test, p_test):
-        fa = f"{a:.3f}" if a is not None else "-"
-        f1 = f"{100 * h1:.1f}%" if h1 is not None else "-"
-        f0 = f"{100 * h0:.1f}%" if h0 is not None else "-"
-        print(f"{o:<18} {lang:<4} {n:>5} {fa:>6} {f1:>10} {f0:>10}")
+    calibration: dict[str, Any] = {"applied": False}
+    if not args.no_calibrate:
+        # The hold threshold stays 0.5: the shifts chosen on the tune split go into the
+        # message layer's bias (all languages) and the language one-hot weights of the
+        # sentence layer (a shift d of every sentence logit moves the message logit by
+        # msg_w[0] * d), so the head files keep their format.
+        t_logit = message_matrix(z, owner, tune, ml_message_features) @ msg_w + msg_b
+        shift, per_lang = calibrate(items, tune, t_logit)
+        msg_b += shift
+        for lang, s_lang in per_lang.items():
+            coef[HASH_DIM + LEX_NAMES.index(f"lang_{lang}")] += (s_lang - shift) / msg_w[0]
+        z = X @ coef + b
+        calibration = {"applied": True, "all_languages": shift, "per_language": per_lang,
+                       "rule": "per language, the message-logit shift on the public tune "
+                               "split minimising max(civil held / 5 %, abuse missed / 15 %)"}
+        print(f"calibration shift {shift:+.2f}, per language "
+              + ", ".join(f"{k} {v:+.2f}" for k, v in per_lang.items()))
+
+    def table(title: str, idx: np.ndarray) -> None:
+        p = 1.0 / (1.0 + np.exp(-(message_matrix(z, owner, idx, ml_message_features) @ msg_w
+                                  + msg_b)))
+        print(f"\n{title}")
+        print(f"{'origin':<18} {'lang':<4} {'n':>5} {'AUC':>6} {'abuse held':>10} "
+              f"{'other held':>10}")
+        for o, lang, n, a, h1, h0 in report(items, idx, p):
+            fa = f"{a:.3f}" if a is not None else "-"
+            f1 = f"{100 * h1:.1f}%" if h1 is not None else "-"
+            f0 = f"{100 * h0:.1f}%" if h0 is not None else "-"
+            print(f"{o:<18} {lang:<4} {n:>5} {fa:>6} {f1:>10} {f0:>10}")
+
+    table("TUNE split (chose the calibration; the message layer was fitted on it), "
+          "threshold 0.5:", tune)
+    if args.show_test:
+        table("TEST split (never used for fitting or choosing), threshold 0.5:", test)
 
     from responder.core.scoring.mlhead import MultilingualHead
     n_hash = HASH_DIM
@@ -388,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trainer": "scripts/train_hostility_multilingual.py",
             "encoders": encoders,
             "C": args.C, "mil_rounds": 2, "list_dropout": 0.5,
+            "calibration": calibration,
             "splits": "responder.core.scoring.heldout (sha1 of group key: 60% train, "
                       "15% tune, 25% test; corpus train/dev; HateCheck/MHC test only)",
             "train_counts": dict(sorted(train_counts.items())),

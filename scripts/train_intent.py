@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from responder.core import corpus  # noqa: E402
+from responder.core.intent import public  # noqa: E402
 from responder.core.intent.builtin import DATA_DIR, LinearHead, Vocabulary, softmax  # noqa: E402
 from responder.core.intent.features import Featurizer  # noqa: E402
 from responder.core.intent.text import record_texts  # noqa: E402
@@ -122,6 +123,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(DATA_DIR))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--public-intents", metavar="DATASETS_DIR", default=None,
+                    help="also learn from the TRAIN splits of the public English intent sets "
+                         "there (banking77, CLINC150; mapped by responder.core.intent.public)")
     ap.add_argument("--no-search", action="store_true",
                     help="skip the grid search; use the first setting of each grid")
     args = ap.parse_args(argv)
@@ -130,9 +134,15 @@ def main(argv=None) -> int:
     if not records:
         print("no train records found", file=sys.stderr)
         return 1
+    n_written = len(records)
+    if args.public_intents:
+        records += public.records(Path(args.public_intents), "train")
     t0 = time.time()
     texts, _detected = record_texts(records)
-    langs = [r.get("lang") or "?" for r in records]
+    # public queries count as their own group in the per-language figures, so that the
+    # choice of settings still weighs every written-here language equally
+    langs = [(r.get("lang") or "?") if i < n_written else "en-public"
+             for i, r in enumerate(records)]
     y = np.array([INTENTS.index(r["intent"]) if r.get("intent") in INTENTS
                   else INTENTS.index("other") for r in records])
     groups = story_groups(records)
@@ -188,6 +198,8 @@ def main(argv=None) -> int:
         "C": best["C"],
         "trained": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "train_records": len(records),
+        "public_intent_sets": ({name: public.LICENCES[name] for name in public.MAPPING}
+                               if args.public_intents else {}),
         "train_by_language": {code: langs.count(code) for code in sorted(set(langs))},
         "cv": {"folds": args.folds, "accuracy": round(best["accuracy"], 4),
                "by_language": {k: round(v, 4) for k, v in best["by_language"].items()},

@@ -17,7 +17,11 @@ PKG = ROOT / "responder"
 LAYERS = {
     "responder.cli": {"responder.cli", "responder.web", "responder.app", "responder.mail",
                       "responder.store", "responder.core", "responder.config",
-                      "responder.providers", "responder.resources"},
+                      "responder.providers", "responder.resources", "responder.cluster"},
+    # the cluster mode (workers on PostgreSQL): at the app level; only the CLI starts it
+    "responder.cluster": {"responder.cluster", "responder.app", "responder.mail",
+                          "responder.store", "responder.core", "responder.config",
+                          "responder.resources"},
     # the web page: a front end beside the CLI; only the CLI starts it
     "responder.web": {"responder.web", "responder.app", "responder.store", "responder.core",
                       "responder.config", "responder.resources"},

@@ -534,7 +534,9 @@ def test_without_idle_the_scheduler_polls(dovecot, user, repo, tmp_path):
                   make_box(dovecot, user, name="polled", idle=False).model_dump()]})
     service = SimpleNamespace(cfg=cfg, repo=repo, clock=lambda: NOW, process=lambda pks: None,
                               poll_inbox=lambda box: [], process_pending=lambda: 0,
-                              release_due=lambda: [], send_approved=lambda: {})
+                              release_due=lambda: [], send_approved=lambda: {},
+                              send_due=lambda: {}, watch_deadlines=lambda: None,
+                              send_digest=lambda: None)
     scheduler = build_scheduler(service)
 
     def no_idle_connect(box):

@@ -16,11 +16,14 @@ from responder.core.parsing.quotes import strip_quotes
 from responder.mail import sending
 from responder.mail.drafts_folder import DraftsMailbox
 from responder.mail.sending import new_reply_message_id
+from responder.store.labels import HOSTILE, NOT_HOSTILE
 
 if TYPE_CHECKING:  # imported where used, as before: only the names are needed here
+    from responder.core.model import ParsedMessage
     from responder.core.pipeline import Services
     from responder.core.scoring.base import Scorer
     from responder.store.repository import Repository
+    from responder.store.tables import MessageRow
 
 # a reply is judged by the same line as a customer's message (scoring.hold_threshold)
 TONE_THRESHOLD: float = ScoringSection.model_fields["hold_threshold"].default
@@ -74,6 +77,9 @@ def approve(repo: Repository, pk: int, *, actor: str, now: datetime, message_id_
     if row.stage == Stage.HELD.value:
         raise ApprovalError(f"message #{pk} is cooling off until "
                             f"{row.release_at:%Y-%m-%d %H:%M} UTC; approve it after that")
+    if row.stage == Stage.SUPERSEDED.value and row.draft is not None:
+        raise ApprovalError(f"message #{pk}'s draft was superseded: the customer wrote again; "
+                            f"approve the conversation's reply, #{row.draft.superseded_by}")
     if row.stage != Stage.DRAFTED.value or row.draft is None:
         raise ApprovalError(f"message #{pk} is {row.stage}: only drafted replies can be approved")
     # The tone guard judges what a person wrote: a draft nobody edited is the shop's
@@ -138,10 +144,12 @@ def mark_sent(repo: Repository, pk: int, *, actor: str, now: datetime, note: str
 
 
 def release_early(repo: Repository, pk: int, *, actor: str, now: datetime, reason: str,
-                  drafts: DraftsMailbox | None = None) -> None:
+                  drafts: DraftsMailbox | None = None, not_hostile: bool = False) -> None:
     """End the cooling-off of held message ``pk`` now: its draft is ready for a rep.
 
-    A person decides this, so ``reason`` is required and kept with ``actor``."""
+    A person decides this, so ``reason`` is required and kept with ``actor``. With
+    ``not_hostile`` the rep also says the hold was the model's mistake: a label for
+    ``responder train`` is kept (store/labels.py)."""
     from responder.store.repository import StageConflict
     if not reason.strip():
         raise ApprovalError("say why the hold is released early (kept in the audit trail)")
@@ -149,12 +157,17 @@ def release_early(repo: Repository, pk: int, *, actor: str, now: datetime, reaso
     if row.stage != Stage.HELD.value:
         raise ApprovalError(f"message #{pk} is {row.stage}: only held messages can be released")
     until = f" (was held until {row.release_at:%Y-%m-%d %H:%M} UTC)" if row.release_at else ""
+    parsed = _parse(row) if not_hostile else None     # a label that cannot be kept: say so first
     try:
         repo.transition(pk, Stage.DRAFTED, actor=actor, action="released-early",
-                        reason=f"cooling-off ended early{until}: {reason.strip()}", now=now,
-                        expect=[Stage.HELD])
+                        reason=f"cooling-off ended early{until}: {reason.strip()}"
+                        + (" (not hostile: the hold was a mistake)" if not_hostile else ""),
+                        now=now, expect=[Stage.HELD])
     except StageConflict as exc:
         raise ApprovalError(str(exc)) from None
+    if not_hostile:
+        _label(repo, row, "hostility", NOT_HOSTILE, action="released-not-hostile",
+               actor=actor, now=now, parsed=parsed)
     _changed(drafts, pk)
 
 
@@ -208,5 +221,62 @@ def redraft(repo: Repository, services: Services, pk: int, *, actor: str, now: d
     except StageConflict as exc:
         raise ApprovalError(str(exc)) from None
     repo.update_draft(pk, now=now, edited=False)
+    if intent and intent != row.intent:
+        _label(repo, row, "intent", intent, action="redrafted", actor=actor, now=now,
+               parsed=parsed)
+    if language and language != row.language:
+        _label(repo, row, "language", language, action="redrafted", actor=actor, now=now,
+               parsed=parsed)
     _changed(drafts, pk)
     return draft.template
+
+
+# ---- learning from the reps: labels for `responder train` -------------------------------
+
+def mark_abusive(repo: Repository, pk: int, *, abusive: bool, actor: str,
+                 now: datetime) -> None:
+    """A rep's word on whether message ``pk`` is abusive, kept as a label for
+    ``responder train`` (with an audit event). Changes nothing else: a message marked
+    abusive is not held by this, and one marked not abusive is not released."""
+    row = repo.get(pk)
+    if row.hostility is None:
+        raise ApprovalError(f"message #{pk} is {row.stage} and was never scored: there is "
+                            "no model judgement to correct")
+    value = HOSTILE if abusive else NOT_HOSTILE
+    _label(repo, row, "hostility", value, action="marked-abusive" if abusive
+           else "marked-not-abusive", actor=actor, now=now)
+    repo.record(pk, actor=actor, action="labelled",
+                reason=f"marked {'abusive' if abusive else 'not abusive'} "
+                       f"(hostility score was {row.hostility:.2f})", now=now)
+
+
+def _parse(row: MessageRow) -> ParsedMessage:
+    from responder.core import parsing
+    try:
+        return parsing.parse(row.raw)
+    except parsing.ParseError as exc:
+        raise ApprovalError(f"message #{row.id} cannot be parsed: {exc}") from None
+
+
+def _label(repo: Repository, row: MessageRow, kind: str, value: str, *, action: str,
+           actor: str, now: datetime, parsed: ParsedMessage | None = None) -> None:
+    """Keep one label with the customer's own words as the models saw them and what
+    the model said then (stored verdicts; ``row`` as read before the action)."""
+    from responder.store.labels import NewLabel, add_label
+
+    if parsed is None:
+        parsed = _parse(row)
+    if kind == "hostility":
+        model_value = None if row.hostility is None else (
+            HOSTILE if row.stage == Stage.HELD.value or row.release_at is not None
+            else NOT_HOSTILE)
+        score = row.hostility
+    elif kind == "intent":
+        model_value, score = row.intent, row.intent_confidence
+    else:
+        model_value, score = row.language, None
+    add_label(repo, NewLabel(
+        message_pk=row.id, kind=kind, value=value, model_value=model_value,
+        model_score=score, model_version=row.model_version, action=action, actor=actor,
+        at=now, language=row.language, subject=row.subject,
+        text=parsed.own_words or parsed.text))

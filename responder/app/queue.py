@@ -12,16 +12,19 @@ from email.message import EmailMessage
 
 from sqlalchemy import select
 
+from responder.app.deadlines import is_escalated
 from responder.config import Config
 from responder.core import parsing
 from responder.core.model import Stage
+from responder.core.threats import KIND_TITLES
 from responder.store.repository import Repository
 from responder.store.tables import MessageRow
 
 # what waits for a rep (as `responder list` without --stage)
 WAITING: tuple[Stage, ...] = (Stage.UNCERTAIN, Stage.DRAFTED, Stage.HELD, Stage.APPROVED,
                               Stage.SENDING, Stage.QUARANTINED)
-FINAL: frozenset[str] = frozenset({Stage.SENT.value, Stage.REJECTED.value, Stage.SKIPPED.value})
+FINAL: frozenset[str] = frozenset({Stage.SENT.value, Stage.REJECTED.value, Stage.SKIPPED.value,
+                                   Stage.SUPERSEDED.value})
 INGRESS_INBOX = "(ingress)"
 
 
@@ -30,6 +33,7 @@ class Badge:
     kind: str                      # css class / test hook: held, hostile, reputation, ...
     text: str
     until: datetime | None = None  # for a countdown (held)
+    detail: str = ""               # shown on hover (the customer's own words, ...)
 
 
 @dataclass
@@ -53,6 +57,9 @@ def badges(row: MessageRow, cfg: Config, now: datetime) -> list[Badge]:
     if row.stage == Stage.UNCERTAIN.value:
         out.append(Badge("uncertain", "send interrupted: check the Sent folder, then "
                                       "resend or mark sent"))
+    if is_escalated(row) and row.escalated_at is not None:
+        out.append(Badge("escalated", f"escalated {row.escalated_at:%Y-%m-%d %H:%M} UTC: "
+                                      "deadline near, owner notified"))
     if row.stage == Stage.HELD.value and row.release_at is not None:
         out.append(Badge("held", f"held until {row.release_at:%Y-%m-%d %H:%M} UTC",
                          until=row.release_at))
@@ -61,8 +68,13 @@ def badges(row: MessageRow, cfg: Config, now: datetime) -> list[Badge]:
         out.append(Badge("hostile", f"hostile {row.hostility:.2f}"
                          + (f": {', '.join(x for x in labels if x != 'reputation_threat')}"
                             if [x for x in labels if x != "reputation_threat"] else "")))
-    if "reputation_threat" in labels:
-        out.append(Badge("reputation", "reputation threat"))
+    threats = reputation_threats(row)
+    if threats:
+        titles = [KIND_TITLES.get(k, k) for k in sorted({kind for kind, _ in threats})
+                  if k != SCORER_LABEL]
+        out.append(Badge("reputation", "reputation threat"
+                         + (f": {', '.join(titles)}" if titles else ""),
+                         detail=" | ".join(f'"{words}"' for _, words in threats if words)))
     if row.stage not in FINAL:
         left = row.deadline_at - now
         if left <= timedelta(0):
@@ -82,6 +94,38 @@ def badges(row: MessageRow, cfg: Config, now: datetime) -> list[Badge]:
     return out
 
 
+SCORER_LABEL = "reputation_threat"
+
+
+def reputation_threats(row: MessageRow) -> list[tuple[str, str]]:
+    """The threats to the shop's reputation in this message, as (kind, the customer's
+    sentence): those core/threats.py found at decision time (``messages.reputation_threats``);
+    for a message decided before they were looked for (NULL), the scorer's
+    ``reputation_threat`` label, as ``(SCORER_LABEL, "")``. Empty: none."""
+    stored = row.reputation_threats
+    if isinstance(stored, list):
+        return [(str(t.get("kind", "")), str(t.get("evidence", ""))) for t in stored
+                if isinstance(t, dict) and t.get("kind")]
+    if SCORER_LABEL in (row.hostility_labels or []):
+        return [(SCORER_LABEL, "")]
+    return []
+
+
+def raises_priority(row: MessageRow) -> bool:
+    """A customer still waiting who threatens the shop's reputation is listed early
+    (DESIGN.md section 2, practice 7). Only the order changes: nothing is held, delayed or
+    decided for it."""
+    return row.stage not in FINAL and bool(reputation_threats(row))
+
+
+def priority_key(row: MessageRow) -> tuple[bool, bool, bool, datetime, int]:
+    """The one queue order (web page, ``responder list``): uncertain sends, then drafts
+    escalated by the deadline watch, then reputation threats, then the rest; each group
+    by reply deadline (soonest first), then id."""
+    return (row.stage != Stage.UNCERTAIN.value, not is_escalated(row),
+            not raises_priority(row), row.deadline_at, row.id)
+
+
 def _span(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes < 60:
@@ -95,11 +139,12 @@ def _span(delta: timedelta) -> str:
 def queue(repo: Repository, cfg: Config, now: datetime, *,
           stages: list[Stage] | None = None, inbox: str | None = None,
           limit: int = 500) -> list[QueueItem]:
-    """Messages in ``stages`` (default: those waiting for a rep), uncertain sends first,
-    then by reply deadline (soonest first); only ``inbox`` when given."""
+    """Messages in ``stages`` (default: those waiting for a rep) in ``priority_key``
+    order: uncertain sends, escalated drafts, reputation threats, the rest, each by
+    reply deadline (soonest first); only ``inbox`` when given."""
     chosen = list(stages) if stages else list(WAITING)
     rows = repo.list(chosen, limit=limit)
-    rows.sort(key=lambda r: (r.stage != Stage.UNCERTAIN.value, r.deadline_at, r.id))
+    rows.sort(key=priority_key)
     items = [QueueItem(row, badges(row, cfg, now)) for row in rows]
     if inbox:
         items = [item for item in items if item.inbox == inbox]

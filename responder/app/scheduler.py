@@ -34,8 +34,24 @@ def build_scheduler(service: Service) -> BackgroundScheduler:
     scheduler.add_job(service.release_due, "interval",
                       seconds=cfg.scheduler.release_check_seconds, id="release-held",
                       next_run_time=utcnow())
+    # the full send run (settles interrupted sends, looks in Sent for uncertain ones)
     scheduler.add_job(service.send_approved, "interval",
                       seconds=cfg.scheduler.send_retry_seconds, id="send-approved")
+    # between full runs: a reply is sent as soon as it is due (approved, or its backoff
+    # of 1, 2, 4 ... min over), not up to send_retry_seconds later; one small query a
+    # check, SMTP only when something is due (mail/sending.py next_send_due)
+    if cfg.scheduler.send_check_seconds:
+        scheduler.add_job(service.send_due, "interval",
+                          seconds=cfg.scheduler.send_check_seconds, id="send-due",
+                          next_run_time=utcnow())
+    # the deadline watch (app/deadlines.py): escalations, missed deadlines, owner notices
+    scheduler.add_job(service.watch_deadlines, "interval",
+                      seconds=cfg.scheduler.release_check_seconds, id="watch-deadlines",
+                      next_run_time=utcnow())
+    if cfg.digest.enabled:
+        hour, minute = (int(x) for x in cfg.digest.time.split(":"))
+        scheduler.add_job(service.send_digest, "cron", hour=hour, minute=minute,
+                          timezone=cfg.digest.timezone or cfg.local_timezone, id="owner-digest")
     return scheduler
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from imapclient.exceptions import IMAPClientError
 
+from responder.app import conversations, deadlines
 from responder.config import Config, InboxSection
 from responder.core import pipeline
 from responder.core.clock import Clock, utcnow
@@ -73,10 +75,11 @@ class Service:
 
     def process(self, pks: Sequence[int]) -> None:
         with self._pipeline_lock:
-            process_stored(self.repo, self.services, pks, self.clock())
+            superseded = process_stored(self.repo, self.services, pks, self.clock())
         if self.drafts.enabled:
             self.drafts.changed([pk for pk in pks
-                                 if self.repo.get(pk).stage == Stage.DRAFTED.value])
+                                 if self.repo.get(pk).stage == Stage.DRAFTED.value]
+                                + superseded)
 
     def process_pending(self) -> int:
         """Decide anything stored but not decided (after a crash or from ingress)."""
@@ -97,32 +100,63 @@ class Service:
         return sending.send_approved(self.repo, self.cfg, self.clock(), only=only,
                                      resend=resend, actor=actor, clock=self.clock)
 
+    def send_due(self) -> dict[str, int]:
+        """Send the approved replies that are due now (just approved, or their backoff
+        over); nothing, and no connection, when none is (the scheduler's send-due job)."""
+        return sending.send_due(self.repo, self.cfg, self.clock(), clock=self.clock)
+
+    # the deadline watch and the owner's digest (app/deadlines.py)
+    def watch_deadlines(self) -> deadlines.WatchResult:
+        """Escalate unapproved drafts near their deadline (marked, first in every queue,
+        one notice to the owner, sent exactly once); record missed deadlines."""
+        return deadlines.watch_deadlines(self.repo, self.cfg, self.clock,
+                                         renderer=self.services.renderer)
+
+    def send_digest(self) -> bool:
+        """Queue and send today's owner digest (once per local day)."""
+        return deadlines.send_digest(self.repo, self.cfg, self.clock,
+                                     renderer=self.services.renderer)
+
 
 # ---- applying decisions to the store ----------------------------------------------------
 
 def process_stored(repo: Repository, svc: pipeline.Services, pks: Sequence[int],
-                   now: datetime) -> None:
-    """Decide every stored message in ``pks`` (stage received) and record the outcome."""
+                   now: datetime) -> list[int]:
+    """Decide every stored message in ``pks`` (stage received) and record the outcome,
+    each in its conversation (app/conversations.py). Returns the messages whose drafts
+    were superseded (the customer wrote again)."""
     rows = [repo.get(pk) for pk in pks]
     # SCORED is transient: a crash between scoring and holding/drafting leaves a
     # message there, and deciding it again is safe (the decision is repeatable).
     rows = [row for row in rows if row.stage in (Stage.RECEIVED.value, Stage.SCORED.value)]
     if not rows:
-        return
+        return []
     decisions = pipeline.decide([row.raw for row in rows], svc, now,
                                 received_at=[row.received_at for row in rows],
                                 deadline_at=[row.deadline_at for row in rows])
-    for row, decision in zip(rows, decisions):
-        apply_decision(repo, row.id, decision, now)
+    superseded: list[int] = []
+    # in order of arrival: a follow-up finds its conversation's earlier message decided
+    for row, decision in sorted(zip(rows, decisions), key=lambda p: (p[0].received_at,
+                                                                     p[0].id)):
+        joined = conversations.join(repo, svc, row, decision, now)
+        apply_decision(repo, row.id, joined.decision, now, extra=joined.fields)
+        if joined.note:
+            repo.record(row.id, actor="system", action="conversation", reason=joined.note,
+                        now=now)
+        superseded += joined.superseded
+    return superseded
 
 
-def apply_decision(repo: Repository, pk: int, d: Decision, now: datetime) -> Stage:
-    """Record one decision: quarantined, skipped, held or drafted, with the reason."""
+def apply_decision(repo: Repository, pk: int, d: Decision, now: datetime,
+                   extra: dict[str, Any] | None = None) -> Stage:
+    """Record one decision: quarantined, skipped, held or drafted, with the reason.
+    ``extra``: more columns to set with it (the conversation's, app/conversations.py)."""
     expect = [Stage.RECEIVED, Stage.SCORED]
     common: dict[str, Any] = {}     # column name -> value, for Repository.transition
     if d.parsed is not None:
         common = dict(from_addr=d.parsed.from_addr, customer_addr=d.parsed.customer_addr,
                       subject=d.parsed.subject, language=d.parsed.language)
+    common.update(extra or {})
     if d.error is not None:     # d.quarantined, spelled so that mypy narrows d.error
         repo.transition(pk, Stage.QUARANTINED, actor="system", action="quarantined",
                         reason=d.error, now=now, expect=expect, error=d.error, **common)
@@ -137,7 +171,9 @@ def apply_decision(repo: Repository, pk: int, d: Decision, now: datetime) -> Sta
                     hostility_labels=h.labels if h else None,
                     hostility_evidence=h.evidence if h else None,
                     intent=i.intent if i else None,
-                    intent_confidence=i.confidence if i else None)
+                    intent_confidence=i.confidence if i else None,
+                    model_version=d.model_version,
+                    reputation_threats=[asdict(t) for t in d.threats])
     repo.transition(pk, Stage.SCORED, actor="system", action="scored",
                     reason=(f"hostility {h.score:.2f}" if h else "no score")
                     + (f", intent {i.intent} ({i.confidence:.0%})" if i else ""),
@@ -145,7 +181,8 @@ def apply_decision(repo: Repository, pk: int, d: Decision, now: datetime) -> Sta
     if d.hold is not None and d.hold.release_at > now:
         repo.transition(pk, Stage.HELD, actor="system", action="held", reason=d.hold.reason,
                         now=now, expect=[Stage.SCORED], draft=d.draft,
-                        release_at=d.hold.release_at)
+                        release_at=d.hold.release_at, hold_band=d.hold.band or None,
+                        hold_rule=d.hold.rule or None)
         return Stage.HELD
     if d.draft is None:   # not quarantined, skipped nor held: the pipeline made a draft
         raise ValueError(f"message #{pk}: the decision has no draft to store")
@@ -153,7 +190,9 @@ def apply_decision(repo: Repository, pk: int, d: Decision, now: datetime) -> Sta
                     reason=f"template {d.draft.template}"
                     + (f"; {d.hold.reason}, already due" if d.hold else ""),
                     now=now, expect=[Stage.SCORED], draft=d.draft,
-                    release_at=d.hold.release_at if d.hold else None)
+                    release_at=d.hold.release_at if d.hold else None,
+                    hold_band=(d.hold.band or None) if d.hold else None,
+                    hold_rule=(d.hold.rule or None) if d.hold else None)
     return Stage.DRAFTED
 
 

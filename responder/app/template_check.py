@@ -6,18 +6,19 @@ from typing import Any
 from jinja2 import TemplateError, TemplateSyntaxError
 
 from responder.config import Config, ShopSection
-from responder.core.drafting import ShopFacts, TemplateRenderer
+from responder.core.drafting import ShopFacts, TemplateRenderer, missing_shop_texts
 from responder.core.model import INTENTS
 
 
-def sample_contexts(shop: ShopSection) -> list[dict[str, Any]]:
-    facts = ShopFacts.from_config(shop)
+def sample_contexts(shop: ShopSection, language: str | None = None) -> list[dict[str, Any]]:
+    facts = ShopFacts.from_config(shop, language)
+    facts_url = shop.text("tracking_url", language)[0]
     out: list[dict[str, Any]] = []
     for upset in (False, True):
         for order in (None, "10234"):
             for name in ("", "Ana"):
                 out.append({"customer_name": name, "upset": upset, "order_number": order,
-                            "tracking_link": (shop.tracking_url.format(order_number=order)
+                            "tracking_link": (facts_url.format(order_number=order)
                                               if order else None),
                             "original_subject": "Question about my order", "shop": facts})
     return out
@@ -33,7 +34,7 @@ def check_all(cfg: Config) -> tuple[list[str], int]:
     for language in languages:
         for intent in INTENTS:
             name = renderer.name(language, intent)
-            for ctx in sample_contexts(cfg.shop):
+            for ctx in sample_contexts(cfg.shop, language):
                 try:
                     text = renderer.render(language, intent, ctx)
                 except TemplateSyntaxError as exc:
@@ -48,6 +49,24 @@ def check_all(cfg: Config) -> tuple[list[str], int]:
                     problems.append(f"{name}: unrendered template markup in the output")
                     break
     return problems, rendered
+
+
+def shop_text_warnings(cfg: Config) -> list[str]:
+    """Shop facts missing per reply language, and [shop.texts] for languages that have
+    no reply templates (a typo such as [shop.texts.ry]). Warnings: a reply still goes
+    out, with the default wording and a note to the rep."""
+    languages = TemplateRenderer(cfg.drafting.templates_dir or None).languages()
+    out: list[str] = []
+    default = cfg.drafting.default_language
+    for language in languages:
+        missing = missing_shop_texts(cfg.shop, language, default)
+        if missing:
+            out.append(f"[shop.texts.{language}]: missing {', '.join(missing)} (replies in "
+                       f"'{language}' use the default wording from [shop])")
+    for language in sorted(set(cfg.shop.texts) - set(languages)):
+        out.append(f"[shop.texts.{language}]: no reply templates in '{language}', so these "
+                   "texts are never used")
+    return out
 
 
 def _where(exc: Exception, name: str) -> str:

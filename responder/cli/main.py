@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the commands import these where they run, to start fast
     from responder.app.service import Service
     from responder.core.clock import Clock
     from responder.mail.drafts_folder import DraftsMailbox
+    from responder.store.customers import CustomerHistory
     from responder.store.repository import Repository
     from responder.store.tables import MessageRow
     from responder.web import WebServer
@@ -143,6 +144,10 @@ def run(ctx: Ctx) -> None:
     from responder.app.scheduler import run_forever
     from responder.mail.intake.smtp import start_ingress
     cfg = ctx.cfg
+    if cfg.cluster.enabled:
+        raise click.ClickException("[cluster] enabled = true: the inboxes are watched by "
+                                   "`responder worker` processes; start those instead "
+                                   "(`responder cluster status` shows them)")
     if not cfg.inbox and not cfg.ingress.enabled:
         raise click.ClickException("nothing to watch: add an [[inbox]] section or set "
                                    "ingress.enabled = true in the config")
@@ -326,9 +331,12 @@ def sync(ctx: Ctx) -> None:
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="write results here (default: standard output)")
 @click.option("--no-progress", is_flag=True, help="no progress bar")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True),
+              help="also write a self-contained HTML report here (plots, difficult "
+                   "senders, every message with its decision; opens without network)")
 @pass_ctx
 def replay(ctx: Ctx, paths: tuple[str, ...], as_json: bool, output: TextIO,
-           no_progress: bool) -> None:
+           no_progress: bool, report_path: str | None) -> None:
     """Run the decision pipeline on mail files; sends nothing.
 
     PATHS: .eml files, folders of them, mbox files or Maildirs. Touches no inbox and
@@ -340,11 +348,78 @@ def replay(ctx: Ctx, paths: tuple[str, ...], as_json: bool, output: TextIO,
         raise click.ClickException(replay_mod.missing_message(paths, missing))
     from responder.core.clock import utcnow
     from responder.core.pipeline import Services
+    report = None
+    if report_path is not None:
+        from responder.app.report import Report
+        folder = Path(report_path).resolve().parent
+        if not folder.is_dir():
+            raise click.ClickException(f"--report: no such folder: {folder}")
+        report = Report(ctx.cfg, utcnow(), sources=paths)
     svc = Services.from_config(ctx.cfg)
     counts = replay_mod.run(paths, svc, utcnow(), output, as_json=as_json,
                             progress=not no_progress and sys.stderr.isatty() or False,
-                            err=sys.stderr)
+                            err=sys.stderr, on_record=report.add if report else None)
     click.echo(replay_mod.summary(counts), err=True)
+    if report is not None and report_path is not None:
+        try:
+            written = report.write(report_path)
+        except OSError as exc:
+            raise click.ClickException(f"--report: cannot write {report_path}: "
+                                       f"{exc.strerror or exc}") from None
+        click.echo(f"report: {written}", err=True)
+
+
+# ---- customers: the owner's view (store/customers.py) ----------------------------------
+@main.command()
+@click.option("--difficult", is_flag=True,
+              help="only the difficult ones: repeatedly hostile or threatening the shop's "
+                   "reputation ([customers] in the config)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON list of customers")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="at most this many customers")
+@pass_ctx
+def customers(ctx: Ctx, difficult: bool, as_json: bool, limit: int | None) -> None:
+    """Each customer's history: messages, hostile ones, reputation threats (bad review,
+    chargeback, lawyer, authority, social media) with their words, refunds asked, replies
+    sent.
+
+    It informs the owner; nothing is decided automatically for anyone listed."""
+    from responder.store import customers as customers_mod
+    rules = customers_mod.DifficultyRules.from_config(ctx.cfg)
+    found = (customers_mod.difficult_customers(ctx.repo, rules=rules) if difficult
+             else customers_mod.histories(ctx.repo, rules=rules))[:limit]
+    if as_json:
+        click.echo(json.dumps([h.as_dict() for h in found], indent=1, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no difficult customers" if difficult else "no customers yet")
+        return
+    for h in found:
+        _echo_customer(h)
+    if difficult:
+        click.echo("This list only informs: responder decides nothing for these customers; "
+                   "their mail is handled like everyone's. You decide.")
+
+
+def _echo_customer(h: CustomerHistory) -> None:
+    """One customer's history as a few lines."""
+    from responder.core.threats import KIND_TITLES
+    mark = click.style("DIFFICULT", fg="red", bold=True) + " " if h.difficult else ""
+    click.echo(f"{mark}{h.address}: {h.messages} message(s), {h.hostile} hostile, "
+               f"{h.refunds_asked} refund(s) asked, {h.replies_sent} reply(ies) sent; "
+               f"last {h.last_at:%Y-%m-%d %H:%M} UTC")
+    if h.threats:
+        click.echo("  threats: " + ", ".join(f"{KIND_TITLES[k]} ({n})"
+                                              for k, n in h.threats.items()))
+    for reason in h.reasons:
+        click.echo(f"  why listed: {reason}")
+    for item, threat in h.threat_evidence:
+        click.echo(f"  #{item.pk} {KIND_TITLES[threat.kind]}: \"{threat.evidence}\"")
+    for item in h.items:
+        score = "-" if item.hostility is None else f"{item.hostility:.2f}"
+        click.echo(f"  #{item.pk:<5} {item.received_at:%Y-%m-%d %H:%M} {item.stage:<10} "
+                   f"hostility {score}{' HOSTILE' if item.hostile else ''} "
+                   f"{item.intent or '-'}  {item.subject or '(no subject)'}")
 
 
 # ---- the queue -----------------------------------------------------------------------
@@ -356,8 +431,9 @@ def replay(ctx: Ctx, paths: tuple[str, ...], as_json: bool, output: TextIO,
 @click.option("--all", "show_all", is_flag=True, help="every stage")
 @pass_ctx
 def list_cmd(ctx: Ctx, stages: tuple[str, ...], show_all: bool) -> None:
-    """The queue, soonest reply deadline first; uncertain sends (waiting for a person)
-    before everything else."""
+    """The queue: uncertain sends (waiting for a person), then escalated drafts
+    (deadline near), then reputation threats, then the rest; each soonest reply
+    deadline first."""
     chosen = None if show_all else [Stage(s) for s in stages] or [
         Stage.UNCERTAIN, Stage.DRAFTED, Stage.HELD, Stage.APPROVED, Stage.SENDING,
         Stage.QUARANTINED]
@@ -365,6 +441,9 @@ def list_cmd(ctx: Ctx, stages: tuple[str, ...], show_all: bool) -> None:
     if chosen is None or Stage.UNCERTAIN in chosen:
         first = ctx.repo.list([Stage.UNCERTAIN])
         rows = first + [r for r in rows if r.stage != Stage.UNCERTAIN.value]
+    from responder.app.deadlines import is_escalated
+    from responder.app.queue import priority_key, raises_priority, reputation_threats
+    rows.sort(key=priority_key)      # the web queue's order (app/queue.py)
     if not rows:
         click.echo("nothing here")
         return
@@ -379,6 +458,13 @@ def list_cmd(ctx: Ctx, stages: tuple[str, ...], show_all: bool) -> None:
             extra = f" [{r.skip_rule}]"
         if r.stage == Stage.SENDING.value and r.draft and r.draft.send_started_at:
             extra = f" [sending since {r.draft.send_started_at:%H:%M:%S}]"
+        if raises_priority(r):
+            kinds = sorted({k.replace("_", " ") for k, _ in reputation_threats(r)
+                            if k != "reputation_threat"})
+            extra = (" [REPUTATION THREAT" + (f": {', '.join(kinds)}" if kinds else "") + "]"
+                     + extra)
+        if is_escalated(r):
+            extra = " [ESCALATED: deadline near]" + extra
         click.echo(f"{r.id:>5}  {r.stage:<11} {r.deadline_at:%Y-%m-%d %H:%M} "
                    f"{(r.language or '-'):<4} {host:>5} {(r.intent or '-'):<26} "
                    f"{r.customer_addr or r.from_addr or '?'} / {r.subject or ''}{extra}")
@@ -403,16 +489,28 @@ def show(ctx: Ctx, pk: int, raw: bool) -> None:
     click.echo(f"subject: {row.subject}")
     click.echo(f"language: {row.language}   intent: {row.intent} "
                f"({(row.intent_confidence or 0):.0%})")
+    if row.model_version:
+        click.echo(f"judged by: {row.model_version}")
     if row.hostility is not None:
         click.echo(f"hostility: {row.hostility:.2f} {', '.join(row.hostility_labels or [])}")
         for sentence in row.hostility_evidence or []:
             click.echo(f"  because: {sentence}")
     if row.release_at:
         click.echo(f"cooling off until: {row.release_at:%Y-%m-%d %H:%M} UTC")
+    if row.hold_band or row.hold_rule:
+        from responder.core.cooling import RULES
+        click.echo(f"hold band: {row.hold_band or '-'}   set by rule: {row.hold_rule or '-'}"
+                   + (f" ({RULES[row.hold_rule]})" if row.hold_rule in RULES else ""))
+    if row.escalated_at:
+        click.echo(f"ESCALATED: {row.escalated_at:%Y-%m-%d %H:%M} UTC (deadline near, "
+                   "owner notified)")
+    if row.deadline_missed_at:
+        click.echo(f"DEADLINE MISSED: noticed {row.deadline_missed_at:%Y-%m-%d %H:%M} UTC")
     if row.skip_rule:
         click.echo(f"skipped by rule {row.skip_rule}: {row.skip_reason}")
     if row.error:
         click.echo(f"error: {row.error}")
+    _show_conversation(ctx, row)
     if row.draft:
         d = row.draft
         click.echo("\n--- draft " + "-" * 60)
@@ -443,6 +541,24 @@ def show(ctx: Ctx, pk: int, raw: bool) -> None:
     for e in ctx.repo.events(pk):
         click.echo(f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<14} {e.action:<12} "
                    f"{(e.from_stage or '-')}->{e.to_stage}: {e.reason}")
+
+
+def _show_conversation(ctx: Ctx, row: MessageRow) -> None:
+    """The conversation's messages (when there are several) and the superseded note."""
+    from responder.app import conversations
+    members = conversations.messages_of(ctx.repo, row)
+    if len(members) > 1:
+        click.echo(f"conversation #{row.conversation_id}: {len(members)} messages")
+        words = conversations.words_of(members, limit=160)
+        for m in members:
+            host = f"{m.hostility:.2f}" if m.hostility is not None else "-"
+            mark = ">" if m.id == row.id else " "
+            click.echo(f" {mark} #{m.id:<5} {m.received_at:%Y-%m-%d %H:%M}  {m.stage:<11} "
+                       f"host. {host:<5} {(m.intent or '-'):<26} {m.subject or ''}")
+            click.echo(f"          \"{words[m.id]}\"")
+    note = conversations.superseded_note(row)
+    if note:
+        click.echo(f"SUPERSEDED: {note}")
 
 
 def _get(ctx: Ctx, pk: int) -> MessageRow:
@@ -554,15 +670,18 @@ def reject(ctx: Ctx, pk: int, reason: str, rep: str | None) -> None:
 @click.argument("pk", type=int)
 @click.option("--reason", required=True, help="why the cooling-off ends early (kept in the "
                                                 "audit trail)")
+@click.option("--not-hostile", is_flag=True,
+              help="the message is not hostile: the hold was the model's mistake (kept as "
+                   "a label for `responder train`)")
 @click.option("--as", "rep", help="your name for the audit trail")
 @pass_ctx
-def release(ctx: Ctx, pk: int, reason: str, rep: str | None) -> None:
+def release(ctx: Ctx, pk: int, reason: str, rep: str | None, not_hostile: bool) -> None:
     """End a held message's cooling-off now, so its draft is ready."""
     from responder.app.actions import ApprovalError, release_early
     from responder.core.clock import utcnow
     try:
         release_early(ctx.repo, pk, actor=_actor(rep), now=utcnow(), reason=reason,
-                      drafts=ctx.drafts())
+                      drafts=ctx.drafts(), not_hostile=not_hostile)
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"#{pk} released: its draft is ready")
@@ -589,6 +708,65 @@ def redraft(ctx: Ctx, pk: int, intent: str | None, language: str | None,
     except ApprovalError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"#{pk} re-drafted from template {template}")
+
+
+# ---- learning from the reps (app/learning.py) ----------------------------------------
+@main.command()
+@click.argument("pk", type=int)
+@click.option("--abusive/--not-abusive", default=None,
+              help="whether the customer's message is abusive (one is required)")
+@click.option("--as", "rep", help="your name for the audit trail")
+@pass_ctx
+def label(ctx: Ctx, pk: int, abusive: bool | None, rep: str | None) -> None:
+    """Say whether a message is abusive, for `responder train` to learn from.
+
+    Only a label: it neither holds nor releases the message (use release
+    --not-hostile for a held one)."""
+    from responder.app.actions import ApprovalError, mark_abusive
+    from responder.core.clock import utcnow
+    if abusive is None:
+        raise click.UsageError("give --abusive or --not-abusive")
+    try:
+        mark_abusive(ctx.repo, pk, abusive=abusive, actor=_actor(rep), now=utcnow())
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyError:
+        raise click.ClickException(f"no message #{pk}") from None
+    click.echo(f"#{pk} labelled {'abusive' if abusive else 'not abusive'}")
+
+
+@main.command()
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["hostility", "intent"]),
+              help="only this model (repeatable; default: both)")
+@click.option("--force", is_flag=True,
+              help="switch to the new version even when it is not better (still needs labels)")
+@click.option("--dry-run", is_flag=True, help="fit and report; write no version")
+@click.option("--json", "as_json", is_flag=True, help="the reports as JSON")
+@pass_ctx
+def train(ctx: Ctx, kinds: tuple[str, ...], force: bool, dry_run: bool, as_json: bool) -> None:
+    """Refit the offline models on the reps' labels; switch when not worse.
+
+    Fits on the labels outside a fixed held-out part, reports the figures of the
+    version in use and of the new one on that part (and on the shipped dev split),
+    keeps the new version and switches to it only when it is not worse. See README
+    "Learning from the reps"."""
+    from responder.app import learning as learning_mod
+    from responder.core.learning import VersionError
+    cfg = ctx.cfg
+    try:
+        reports = learning_mod.train(
+            ctx.repo, cfg, force=force, dry_run=dry_run,
+            kinds=kinds or ("hostility", "intent"),
+            progress=None if as_json else (lambda text: click.echo(text, err=True)))
+    except VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the new version: {exc}") from None
+    root = cfg.learning.models_path(cfg.database_url)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        click.echo(learning_mod.describe(reports, root))
 
 
 @main.command()
@@ -664,6 +842,95 @@ def status(ctx: Ctx) -> None:
         click.echo(f"  {describe(board.get(box.name))}")
     if ctx.cfg.ingress.enabled:
         click.echo(f"ingress: {ctx.cfg.ingress.host}:{ctx.cfg.ingress.port}")
+    _status_deadlines(ctx)
+
+
+def _status_deadlines(ctx: Ctx) -> None:
+    """The deadline watch's part of `status`: escalations, missed deadlines, notices
+    waiting for a person, and the per-day table."""
+    from responder.app.deadlines import daily_figures, figures_table
+    from responder.core.clock import utcnow
+    from responder.store import notices as outbox
+    escalated, missed = outbox.deadline_counts(ctx.repo)
+    click.echo(f"deadlines: {escalated} escalated and waiting, {missed} missed "
+               "in all")
+    stuck = outbox.notices(ctx.repo, [outbox.UNCERTAIN, outbox.FAILED])
+    for n in stuck:
+        click.echo(f"  NOTICE #{n.id} ({n.kind}) to {n.to_addr}: {n.state}: {n.error}")
+    figures = daily_figures(ctx.repo, ctx.cfg, utcnow())
+    if figures:
+        for line in figures_table(figures, ctx.cfg.local_timezone):
+            click.echo(line)
+
+
+@main.command()
+@click.option("--no-send", is_flag=True, help="escalate and record only; the notices are "
+                                              "sent by the next run (or the scheduler)")
+@pass_ctx
+def deadlines(ctx: Ctx, no_send: bool) -> None:
+    """Run the deadline watch once now (the scheduler also does this).
+
+    Unapproved drafts near their reply deadline are escalated (listed first, one
+    notice to [shop] owner_address, sent exactly once); missed deadlines are recorded."""
+    from responder.app.deadlines import watch_deadlines
+    from responder.core.clock import utcnow
+    result = watch_deadlines(ctx.repo, ctx.cfg, utcnow, send=not no_send)
+    click.echo(f"escalated: {len(result.escalated)}"
+               + (f" (#{', #'.join(map(str, result.escalated))})" if result.escalated else "")
+               + (f" ({len(result.summarised)} missed before the look-back: one summary "
+                  "notice)" if result.summarised else "")
+               + f", deadlines missed: {len(result.missed)}")
+    if result.notices:
+        click.echo("notices: " + ", ".join(f"{k}: {v}" for k, v in result.notices.items()))
+
+
+@main.command()
+@click.option("--send", "do_send", is_flag=True,
+              help="queue today's digest (once per day) and send it to [shop] owner_address")
+@pass_ctx
+def digest(ctx: Ctx, do_send: bool) -> None:
+    """Print the owner's daily digest; with --send, e-mail it (once per day)."""
+    from responder.app.deadlines import build_digest, send_digest
+    from responder.core.clock import utcnow
+    if not do_send:
+        d = build_digest(ctx.repo, ctx.cfg, utcnow())
+        click.echo(f"Subject: {d.subject}\n\n{d.body}")
+        return
+    try:
+        queued = send_digest(ctx.repo, ctx.cfg, utcnow)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("digest queued and sent" if queued else "today's digest was queued already")
+
+
+@main.command()
+@click.option("--resend", "resend_id", type=int,
+              help="send this uncertain or failed notice again (you checked it did not arrive)")
+@click.option("--mark-sent", "mark_sent_id", type=int,
+              help="record that this uncertain notice did arrive; sends nothing")
+@pass_ctx
+def notices(ctx: Ctx, resend_id: int | None, mark_sent_id: int | None) -> None:
+    """The owner-notice outbox (deadline notices, digests), newest first."""
+    from responder.core.clock import utcnow
+    from responder.mail import notices as notice_mail
+    from responder.store import notices as outbox
+    try:
+        if resend_id is not None:
+            click.echo(f"notice #{resend_id}: "
+                       f"{notice_mail.resend(ctx.repo, ctx.cfg, resend_id, utcnow)}")
+            return
+        if mark_sent_id is not None:
+            notice_mail.mark_sent(ctx.repo, mark_sent_id, utcnow())
+            click.echo(f"notice #{mark_sent_id}: marked sent")
+            return
+    except (KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    rows = outbox.notices(ctx.repo)
+    if not rows:
+        click.echo("no notices")
+    for n in rows:
+        click.echo(f"{n.id:>5}  {n.state:<9} {n.kind:<8} {n.day}  to {n.to_addr}: {n.subject}"
+                   + (f"\n{'':>7}! {n.error}" if n.error and n.state != outbox.SENT else ""))
 
 
 @main.command()
@@ -756,15 +1023,22 @@ def templates() -> None:
 
 
 @templates.command("check")
+@click.option("--strict", is_flag=True,
+              help="also fail when a shop fact is missing in a reply language")
 @pass_ctx
-def templates_check(ctx: Ctx) -> None:
-    """Render every reply template with sample data; report errors with file and line."""
-    from responder.app.template_check import check_all
+def templates_check(ctx: Ctx, strict: bool) -> None:
+    """Render every reply template with sample data; report errors with file and line,
+    and shop facts ([shop.texts.LANG]) missing per reply language."""
+    from responder.app.template_check import check_all, shop_text_warnings
     problems, rendered = check_all(ctx.cfg)
     for p in problems:
         click.echo(p, err=True)
-    click.echo(f"{rendered} template renderings checked, {len(problems)} problem(s)")
-    if problems:
+    warnings = shop_text_warnings(ctx.cfg)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    click.echo(f"{rendered} template renderings checked, {len(problems)} problem(s)"
+               + (f", {len(warnings)} language(s) with shop facts missing" if warnings else ""))
+    if problems or (strict and warnings):
         sys.exit(1)
 
 
@@ -790,6 +1064,43 @@ def model_pull(ctx: Ctx, model_id: str | None, cache_dir: str | None) -> None:
     click.echo(f"{chosen}: ready at {path}")
 
 
+@model.command("versions")
+@pass_ctx
+def model_versions(ctx: Ctx) -> None:
+    """The shop's model versions made by `responder train`, and which are in use."""
+    from responder.app.learning import list_versions
+    from responder.core.learning import VersionError
+    try:
+        rows = list_versions(ctx.cfg)
+    except VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    for kind, version, in_use, info in rows:
+        after = info.get("after") or {}
+        figure = (f"held-out AUC {after['auc']:.3f}" if after.get("auc") is not None else
+                  f"held-out accuracy {after['accuracy']:.1%}"
+                  if after.get("accuracy") is not None else "")
+        fitted = f"fitted on {info['fit']} labels" if info.get("fit") else ""
+        line = (f"{'*' if in_use else ' '} {kind:<10} {version:<8} "
+                f"{str(info.get('made_at', ''))[:16]:<17}{fitted:<24}{figure}")
+        click.echo(line.rstrip())
+    click.echo(f"models folder: {ctx.cfg.learning.models_path(ctx.cfg.database_url)}")
+
+
+@model.command("use")
+@click.argument("kind", type=click.Choice(["hostility", "intent"]))
+@click.argument("version")
+@pass_ctx
+def model_use(ctx: Ctx, kind: str, version: str) -> None:
+    """Put a version in use (vNNNN, or `shipped`): how to roll back a switch."""
+    from responder.app.learning import use_version
+    from responder.core.learning import VersionError
+    try:
+        root = use_version(ctx.cfg, kind, version)
+    except VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{kind}: {version} in use ({root}); restart `responder run` to load it")
+
+
 @main.group()
 def db() -> None:
     """Database."""
@@ -813,6 +1124,53 @@ def config_cmd(ctx: Ctx, show: bool) -> None:
     click.echo(f"{cfg.source}: valid")
     if show:
         click.echo(json.dumps(cfg.model_dump(mode="json"), indent=2))
+
+
+# ---- cluster mode (responder/cluster): workers sharing one PostgreSQL database ----------
+@main.command()
+@pass_ctx
+def worker(ctx: Ctx) -> None:
+    """Run one cluster worker (needs [cluster] enabled = true and PostgreSQL) until stopped."""
+    from responder.cluster.worker import ClusterError, ClusterWorker
+    try:
+        ClusterWorker(ctx.cfg).run()
+    except ClusterError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def cluster() -> None:
+    """The cluster of workers."""
+
+
+@cluster.command("status")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@pass_ctx
+def cluster_status_cmd(ctx: Ctx, as_json: bool) -> None:
+    """Workers alive, inboxes per worker, jobs waiting and late, holds, oldest unprocessed."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from responder.cluster.status import cluster_status, describe
+    from responder.cluster.worker import ClusterError, require_cluster
+    from responder.core.clock import utcnow
+    from responder.store.repository import make_engine
+    try:
+        require_cluster(ctx.cfg)
+    except ClusterError as exc:
+        raise click.ClickException(str(exc)) from None
+    engine = make_engine(ctx.cfg.database_url)
+    try:
+        st = cluster_status(engine, ctx.cfg)
+    except ProgrammingError as exc:
+        raise click.ClickException("the database has no cluster tables yet: start a "
+                                   f"`responder worker` first ({exc.orig})") from None
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(st.as_json(), indent=1))
+    else:
+        for line in describe(st, utcnow()):
+            click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover

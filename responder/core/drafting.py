@@ -28,7 +28,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 
 from responder import resources
-from responder.config import ShopSection
+from responder.config import TRANSLATED_FACTS, ShopSection
 from responder.core.model import Draft, HostilityVerdict, IntentVerdict, ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -153,19 +153,41 @@ class ShopFacts:
     password_reset_url: str
     downloads_url: str
     orders_url: str
+    return_policy: str = ""        # the shop's own words about returns ("" = none)
 
     @classmethod
-    def from_config(cls, shop: ShopSection) -> ShopFacts:
-        return cls(name=shop.name, signature=shop.signature, website=shop.website,
+    def from_config(cls, shop: ShopSection, language: str | None = None) -> ShopFacts:
+        """The facts for a reply in ``language``: its [shop.texts.LANG] values where
+        given, else the [shop] defaults (None: the defaults throughout)."""
+        def text(fact: str) -> str:
+            return shop.text(fact, language)[0]
+        return cls(name=text("name"), signature=text("signature"), website=text("website"),
                    support_email=shop.support_email,
                    return_window_days=shop.return_window_days,
                    refund_method=shop.refund_method, refund_days=shop.refund_days,
                    replacement_for_damaged=shop.replacement_for_damaged,
-                   shipping_days_domestic=shop.shipping_days_domestic,
-                   shipping_days_international=shop.shipping_days_international,
-                   support_hours=shop.support_hours,
-                   password_reset_url=shop.password_reset_url,
-                   downloads_url=shop.downloads_url, orders_url=shop.orders_url)
+                   shipping_days_domestic=text("shipping_days_domestic"),
+                   shipping_days_international=text("shipping_days_international"),
+                   support_hours=text("support_hours"), return_policy=text("return_policy"),
+                   password_reset_url=text("password_reset_url"),
+                   downloads_url=text("downloads_url"), orders_url=text("orders_url"))
+
+
+def missing_shop_texts(shop: ShopSection, language: str, default_language: str) -> list[str]:
+    """The wording facts (``config.TRANSLATED_FACTS``) a reply in ``language`` takes from
+    the [shop] defaults because [shop.texts.LANG] does not give them (an empty default,
+    such as no return_policy, is not missing). None are missing in
+    ``default_language``: the [shop] values are written in it."""
+    if language == default_language:
+        return []
+    return [fact for fact in TRANSLATED_FACTS
+            if getattr(shop, fact) and not shop.text(fact, language)[1]]
+
+
+def shop_texts_note(missing: list[str], language: str) -> str:
+    return (f"Shop facts not given in '{language}' ({', '.join(missing)}): the draft uses "
+            f"the default wording from [shop]. Check it, or add them under "
+            f"[shop.texts.{language}] in the config.")
 
 
 UPSET_SCORE = 0.3   # below the hold line: an upset but civil message
@@ -205,7 +227,10 @@ def build_draft(parsed: ParsedMessage, *, intent: IntentVerdict | None,
         language = default_language
         fallback = True
     order_number = find_order_number(parsed.subject, parsed.own_words)
-    tracking_url = getattr(shop, "tracking_url", "")
+    missing = missing_shop_texts(shop, language, default_language)
+    if missing:
+        notes.append(shop_texts_note(missing, language))
+    tracking_url = shop.text("tracking_url", language)[0]
     tracking_link = (tracking_url.format(order_number=order_number)
                      if order_number and tracking_url else None)
     upset = is_upset(hostility, hold_threshold)
@@ -215,7 +240,7 @@ def build_draft(parsed: ParsedMessage, *, intent: IntentVerdict | None,
         "order_number": order_number,
         "tracking_link": tracking_link,
         "original_subject": parsed.subject,
-        "shop": ShopFacts.from_config(shop),
+        "shop": ShopFacts.from_config(shop, language),
     }
     body = renderer.render(language, intent_name, context)
     if quote_original and parsed.text.strip():

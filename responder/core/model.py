@@ -28,6 +28,7 @@ class Stage(str, enum.Enum):  # noqa: UP042 - StrEnum would change str() of a st
     UNCERTAIN = "uncertain"      # a send was interrupted: a person must check, then resend
     SENT = "sent"                # reply accepted by the SMTP server
     REJECTED = "rejected"        # rep decided not to answer
+    SUPERSEDED = "superseded"    # the customer wrote again: a newer draft answers it too
     QUARANTINED = "quarantined"  # could not be processed; kept with the reason
 
 
@@ -99,6 +100,20 @@ class HostilityVerdict:
     evidence: list[str] = field(default_factory=list)   # sentences that drove the score
 
 
+#: reputation threats a customer's own words can make (core/threats.py finds them)
+THREAT_KINDS = ("bad_review", "chargeback", "lawyer", "authority", "social_media")
+
+
+@dataclass
+class ReputationThreat:
+    """A threat to the shop's reputation in the customer's own words: it informs the
+    owner (responder customers), it never decides anything by itself."""
+
+    kind: str                      # one of THREAT_KINDS
+    cue: str                       # the cue entry that matched (core/threats.py CUES)
+    evidence: str                  # the customer's sentence that holds it
+
+
 @dataclass
 class IntentVerdict:
     intent: str                    # one of INTENTS
@@ -110,6 +125,10 @@ class IntentVerdict:
 class Hold:
     release_at: datetime           # when the draft becomes ready
     reason: str
+    # which hostility band chose the length ("0.70-0.90: 4 h", "hold_hours: 4 h") and
+    # which rule set release_at (core.cooling.RULES: band, min_hold, deadline, ...)
+    band: str = ""
+    rule: str = ""
 
 
 @dataclass
@@ -136,10 +155,12 @@ class Decision:
     skip: SkipVerdict | None = None
     hostility: HostilityVerdict | None = None
     intent: IntentVerdict | None = None
+    threats: list[ReputationThreat] = field(default_factory=list)   # core/threats.py
     hold: Hold | None = None
     draft: Draft | None = None
     deadline_at: datetime | None = None
     error: str | None = None       # set when the message was quarantined
+    model_version: str | None = None   # the model versions that judged it (scored ones)
 
     @property
     def quarantined(self) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from responder.config import Config
-from responder.core import cooling, drafting, parsing, screening
+from responder.core import cooling, drafting, parsing, screening, threats
 from responder.core.clock import utcnow
 from responder.core.intent.base import IntentClassifier
 from responder.core.model import Decision, ParsedMessage
@@ -41,8 +41,9 @@ class Services:
                     ) -> Services:
         from responder.core.intent import make_classifier
         from responder.core.scoring import make_scorer
-        return cls(cfg=cfg, scorer=make_scorer(cfg.scoring),
-                   classifier=make_classifier(cfg.intent),
+        models_dir = cfg.learning.models_path(cfg.database_url)   # the shop's own versions
+        return cls(cfg=cfg, scorer=make_scorer(cfg.scoring, models_dir=models_dir),
+                   classifier=make_classifier(cfg.intent, models_dir=models_dir),
                    renderer=drafting.TemplateRenderer(cfg.drafting.templates_dir or None),
                    replied_recently=replied_recently or (lambda addr: False))
 
@@ -123,10 +124,25 @@ def _model_texts(items: list[Item]) -> tuple[list[str], list[str | None]]:
     return texts, langs
 
 
+def model_version(svc: Services) -> str:
+    """Which models judge mail now, e.g. "hostility builtin shipped 2026-12-02; intent
+    builtin v0002" (shown by ``responder show``; ``version``: see core/learning.py)."""
+    return "; ".join(f"{what} {m.name} {getattr(m, 'version', '')}".strip()
+                     for what, m in (("hostility", svc.scorer), ("intent", svc.classifier)))
+
+
 def score_stage(items: list[Item], svc: Services, now: datetime) -> None:
     texts, langs = _model_texts(items)
+    version = model_version(svc)
     for item, verdict in zip(items, svc.scorer.score(texts, langs)):
         item.decision.hostility = verdict
+        item.decision.model_version = version
+
+
+def threats_stage(items: list[Item], svc: Services, now: datetime) -> None:
+    for item in items:
+        p = _parsed(item)
+        item.decision.threats = threats.find_threats(p.own_words or p.text, p.language)
 
 
 def classify_stage(items: list[Item], svc: Services, now: datetime) -> None:
@@ -158,6 +174,8 @@ STAGES: tuple[tuple[str, StageFn], ...] = (
     ("parse", parse_stage),        # bytes -> text, own words, language; bad mail: quarantine
     ("screen", screen_stage),      # RFC 3834 rules: automatic mail is skipped, never answered
     ("score", score_stage),        # hostility score, labels, evidence sentences
+    ("threats", threats_stage),    # reputation threats (review, chargeback, lawyer...): the
+                                   # owner is told, nothing is decided by them
     ("classify", classify_stage),  # what the customer wants
     ("cool", cool_stage),          # hostile: hold until release_at (within the deadline)
     ("draft", draft_stage),        # reply from the template, threading headers

@@ -40,7 +40,8 @@ DRAFT_HEADER = "X-Responder-Draft"
 _DRAFT_CHANGES = frozenset({"drafted", "released", "released-early", "edited", "redrafted",
                             "send-failed"})
 # stages whose message must have no copy in Drafts (responder or a rep has dealt with it)
-_NOT_IN_DRAFTS = (Stage.APPROVED, Stage.SENDING, Stage.UNCERTAIN, Stage.REJECTED)
+_NOT_IN_DRAFTS = (Stage.APPROVED, Stage.SENDING, Stage.UNCERTAIN, Stage.REJECTED,
+                  Stage.SUPERSEDED)
 # stages a reply seen in Sent can settle ("sending" is left to the uncertain-send logic)
 _OPEN = (Stage.HELD, Stage.DRAFTED, Stage.APPROVED)
 _IMAP_ERRORS = (ConnectError, AuthError, LookupError, OSError, IMAPClientError)
@@ -288,16 +289,29 @@ def scan_sent(repo: Repository, cfg: Config, box: InboxSection, now: datetime, *
                         _msgids(str(h.get("References") or "")):
                     refs.setdefault(ref, (rep, mid))
         if refs:
-            for row in repo.with_message_ids(refs, _OPEN, inbox=box.name):
-                if not row.message_id or row.message_id not in refs:
+            open_values = {st.value for st in _OPEN}
+            for found in repo.with_message_ids(refs, _OPEN + (Stage.SUPERSEDED,),
+                                               inbox=box.name):
+                if not found.message_id or found.message_id not in refs:
                     continue
-                rep, mid = refs[row.message_id]
+                rep, mid = refs[found.message_id]
+                row, about = found, ""
+                if found.stage == Stage.SUPERSEDED.value:
+                    # a reply to an earlier message of a conversation answers it: the
+                    # conversation's current draft is not sent either
+                    lead = found.draft.superseded_by if found.draft is not None else None
+                    if lead is None:
+                        continue
+                    row = repo.get(lead)
+                    about = f" to #{found.id}, an earlier message of this conversation"
+                    if row.stage not in open_values or row.id in marked:
+                        continue
                 fields = {"sent_at": now, "send_error": None} if row.draft is not None else None
                 if repo.compare_and_set(row.id, Stage(row.stage), Stage.SENT,
                                         actor=f"rep-mail:{rep}", action=SENT_ELSEWHERE,
-                                        reason=f"{rep} replied from their own mail program "
-                                               f"({mid or 'no Message-ID'}, in {sent}); "
-                                               "responder will not send its draft",
+                                        reason=f"{rep} replied{about} from their own mail "
+                                               f"program ({mid or 'no Message-ID'}, in "
+                                               f"{sent}); responder will not send its draft",
                                         now=now, draft_fields=fields):
                     marked.append(row.id)
                 else:

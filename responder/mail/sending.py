@@ -43,7 +43,9 @@ from email.message import EmailMessage
 from typing import Any
 
 from imapclient.exceptions import IMAPClientError
+from sqlalchemy import select
 
+from responder.core import conversation, parsing
 from responder.core.drafting import reply_email
 from responder.core.model import Stage
 from responder.mail.connections import (
@@ -56,6 +58,7 @@ from responder.mail.connections import (
     find_special_folder,
 )
 from responder.providers import sent_fallbacks, server_saves_sent
+from responder.store.tables import DraftRow, MessageRow
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,43 @@ def next_attempt_at(draft: Any) -> datetime | None:
         return None
     when: datetime = draft.updated_at + retry_delay(attempts)
     return when
+
+
+def next_send_due(repo: Any, now: datetime) -> datetime | None:
+    """When the automatic path next has an approved reply to send: the earliest end
+    of a backoff, or ``now`` when a reply is due already (approved, not backing off);
+    None when no reply is approved. One small query, no message bodies: the
+    scheduler's ``send-due`` job asks this every ``scheduler.send_check_seconds`` and
+    opens an SMTP connection only when something is due."""
+    with repo.session() as s:
+        rows = list(s.execute(
+            select(DraftRow.send_error, DraftRow.send_attempts, DraftRow.updated_at)
+            .join(MessageRow, MessageRow.id == DraftRow.message_pk)
+            .where(MessageRow.stage == Stage.APPROVED.value)))
+    earliest: datetime | None = None
+    for row in rows:
+        when = next_attempt_at(row)
+        when = now if when is None or when < now else when
+        earliest = when if earliest is None else min(earliest, when)
+    return earliest
+
+
+def send_due(repo: Any, cfg: Any, now: datetime, *,
+             clock: Clock | None = None) -> dict[str, int]:
+    """Send the approved replies that are due (their backoff over), nothing else: the
+    full run (``send_approved``, every ``scheduler.send_retry_seconds``) also settles
+    interrupted sends and looks in the Sent folder for uncertain ones. Returns counts
+    by outcome, like ``send_approved``; empty when nothing was due (no connection)."""
+    due = next_send_due(repo, now)
+    if due is None or due > now:
+        return {}
+    tick: Clock = clock or (lambda: now)
+    outcome = {"sent": 0, "failed": 0, "unknown": 0}
+    for pk in repo.pks_in_stage(Stage.APPROVED):
+        result = _step(repo, cfg, pk, tick, backoff=True)
+        if result is not None:
+            outcome[result] += 1
+    return outcome
 
 
 class SendRefused(Exception):
@@ -169,8 +209,40 @@ def _step(repo: Any, cfg: Any, pk: int, tick: Clock, backoff: bool = True) -> st
         due = next_attempt_at(row.draft) if backoff else None
         if due is not None and now < due:
             return None                       # backing off after a temporary failure
+        waiting = followup_waiting(repo, cfg, row)
+        if waiting is not None:
+            log.info("message #%s: not sent now: %s", pk, waiting)
+            return None                       # deciding it supersedes this reply
         return _send_one(repo, cfg, row, tick, expect=Stage.APPROVED, actor="system",
                          action="sending", why="sending")
+    return None
+
+
+def followup_waiting(repo: Any, cfg: Any, row: Any) -> str | None:
+    """Is a message of this reply's conversation stored but not yet decided (the
+    customer wrote again)? Then the approved reply is not sent now: deciding that
+    message supersedes it (app/conversations.py) and the claim below, a
+    compare-and-set on stage ``approved``, then fails. Returns why, or None."""
+    pending = repo.pks_in_stage(Stage.RECEIVED) + repo.pks_in_stage(Stage.SCORED)
+    if not pending:
+        return None
+    cid = getattr(row, "conversation_id", None) or row.id
+    members = repo.conversation(cid) if getattr(row, "conversation_id", None) else [row]
+    known = [conversation.known(cid, message_id=m.message_id, sender=m.customer_addr,
+                                subject=m.subject, order_number=m.order_number,
+                                received_at=m.received_at,
+                                reply_id=m.draft.reply_message_id if m.draft else None)
+             for m in members]
+    span = timedelta(days=cfg.conversations.window_days)
+    for pk in pending:
+        other = repo.get(pk)
+        try:
+            parsed = parsing.parse(other.raw)
+        except parsing.ParseError:
+            continue                          # it will be quarantined, not answered
+        if conversation.match(conversation.keys_of(parsed, other.received_at), known, span):
+            return (f"the customer wrote again (#{pk}, not yet decided): its conversation "
+                    "gets one new reply")
     return None
 
 
@@ -434,6 +506,9 @@ def resend_one(repo: Any, cfg: Any, pk: int, *, actor: str, clock: Clock) -> str
         result = _send_one(repo, cfg, row, clock, expect=Stage.UNCERTAIN, actor=actor,
                            action="resend", why=f"{actor} checked and resends")
     elif row.stage == Stage.APPROVED.value:
+        waiting = followup_waiting(repo, cfg, row)
+        if waiting is not None:
+            raise SendRefused(f"message #{pk} is not sent now: {waiting}")
         result = _send_one(repo, cfg, row, clock, expect=Stage.APPROVED, actor=actor,
                            action="sending", why=f"sent now by {actor}")
     else:
@@ -472,6 +547,14 @@ def _failpoint(name: str) -> None:
     if os.environ.get(FAILPOINT_ENV) == name:
         log.warning("%s=%s: killing this process (test-only failpoint)", FAILPOINT_ENV, name)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ---- shared with the owner-notice outbox (mail/notices.py) -----------------------------------
+# The same claim owner, proof of a dead owner and test-only crash points for every
+# exactly-once sender.
+owner_token = _owner_token
+owner_gone = _owner_gone
+failpoint = _failpoint
 
 
 # ---- after the send ------------------------------------------------------------------------

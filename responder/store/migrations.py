@@ -29,3 +29,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def current(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def head() -> str:
+    """The newest revision the shipped migrations know."""
+    from alembic.script import ScriptDirectory
+    found = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if found is None:
+        raise RuntimeError(f"no Alembic revisions under {MIGRATIONS_DIR}")
+    return str(found)

@@ -169,12 +169,70 @@ class Repository:
             return {stage: n for stage, n in rows}
 
     def replied_recently(self, addr: str, since: datetime) -> bool:
-        """Did we send (or approve for sending) a reply to ``addr`` after ``since``?"""
+        """Did we send (or start sending) a reply to ``addr`` after ``since``?
+
+        A reply approved but not yet handed to SMTP does not count: the customer's
+        next message then stops it (a conversation's follow-up, app/conversations.py)
+        instead of being screened out as a loop."""
+        out = (Stage.SENDING.value, Stage.UNCERTAIN.value, Stage.SENT.value)
         with self.session() as s:
-            q = (select(DraftRow.id).where(func.lower(DraftRow.to_addr) == addr.lower(),
-                                           DraftRow.approved_at.is_not(None),
-                                           DraftRow.approved_at >= since).limit(1))
+            q = (select(DraftRow.id).join(MessageRow, MessageRow.id == DraftRow.message_pk)
+                 .where(func.lower(DraftRow.to_addr) == addr.lower(),
+                        DraftRow.approved_at.is_not(None),
+                        DraftRow.approved_at >= since,
+                        MessageRow.stage.in_(out)).limit(1))
             return s.scalar(q) is not None
+
+    # ---- conversations (core/conversation.py, app/conversations.py) -------------------
+    def conversation_candidates(self, ids: Iterable[str], sender: str | None,
+                                since: datetime) -> builtins.list[MessageRow]:
+        """Decided customer messages a new message may join: those whose Message-ID, or
+        whose reply's Message-ID, is in ``ids``, and ``sender``'s since ``since``."""
+        wanted = sorted({i for i in ids if i})
+        undecided = (Stage.RECEIVED.value, Stage.SCORED.value, Stage.SKIPPED.value,
+                     Stage.QUARANTINED.value)
+        found: dict[int, MessageRow] = {}
+        with self.session() as s:
+            base = (select(MessageRow).options(selectinload(MessageRow.draft))
+                    .where(MessageRow.conversation_id.is_not(None),
+                           MessageRow.stage.not_in(undecided)))
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                for row in s.scalars(base.where(MessageRow.message_id.in_(chunk))):
+                    found[row.id] = row
+                replied = select(DraftRow.message_pk).where(DraftRow.reply_message_id.in_(chunk))
+                for row in s.scalars(base.where(MessageRow.id.in_(replied))):
+                    found[row.id] = row
+            if sender:
+                for row in s.scalars(base.where(MessageRow.customer_addr == sender,
+                                                MessageRow.received_at >= since)):
+                    found[row.id] = row
+        return sorted(found.values(), key=lambda r: (r.received_at, r.id))
+
+    def conversation(self, conversation_id: int) -> builtins.list[MessageRow]:
+        """Every message of a conversation (with drafts), oldest first."""
+        with self.session() as s:
+            return list(s.scalars(select(MessageRow).options(selectinload(MessageRow.draft))
+                                  .where(MessageRow.conversation_id == conversation_id)
+                                  .order_by(MessageRow.received_at, MessageRow.id)))
+
+    def repoint_superseded(self, old: int, new: int, *, now: datetime) -> builtins.list[int]:
+        """Drafts superseded by message ``old``'s are now superseded by ``new``'s (the
+        customer wrote once more). Returns their message ids; each gets an audit event."""
+        with self.session() as s:
+            pks = list(s.scalars(select(DraftRow.message_pk)
+                                 .where(DraftRow.superseded_by == old)))
+            if not pks:
+                return []
+            s.execute(update(DraftRow).where(DraftRow.superseded_by == old)
+                      .values(superseded_by=new, updated_at=now)
+                      .execution_options(synchronize_session=False))
+            for pk in pks:
+                s.add(EventRow(message_pk=pk, at=now, from_stage=Stage.SUPERSEDED.value,
+                               to_stage=Stage.SUPERSEDED.value, actor="system",
+                               action="superseded",
+                               reason=f"now answered by the draft of #{new} (was #{old})"))
+            return pks
 
     def events(self, pk: int) -> builtins.list[EventRow]:
         with self.session() as s:

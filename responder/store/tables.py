@@ -75,6 +75,21 @@ class MessageRow(Base):
     release_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # the hold's band and the rule that set release_at (core.cooling; migration 0006)
+    hold_band: Mapped[str | None] = mapped_column(String(64))
+    hold_rule: Mapped[str | None] = mapped_column(String(32))
+    # the deadline watch (app/deadlines.py): escalated to the owner / deadline missed
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    deadline_missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # which model versions judged the message (hostility and intent; migration 0004)
+    model_version: Mapped[str | None] = mapped_column(String(255))
+    # the conversation (core/conversation.py, migration 0005): the id of its first
+    # message; the order number the message names (grouping reads it)
+    conversation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    order_number: Mapped[str | None] = mapped_column(String(64))
+    # reputation threats in the customer's own words, found at decision time
+    # (core/threats.py; migration 0008): [{"kind", "cue", "evidence"}]; NULL = not looked for
+    reputation_threats: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
 
     draft: Mapped[DraftRow | None] = relationship(back_populates="message", uselist=False)
     events: Mapped[list[EventRow]] = relationship(back_populates="message",
@@ -114,6 +129,9 @@ class DraftRow(Base):
     send_owner: Mapped[str | None] = mapped_column(String(255))
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the message whose draft answers this one now (the customer wrote again; this
+    # draft is kept as it was, for the audit trail; migration 0005)
+    superseded_by: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -152,3 +170,88 @@ class FolderStateRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("inbox", "folder", name="uq_folder_state"),)
+
+
+# ---- cluster mode (responder/cluster, migration 0007) ----------------------------------
+class ClusterWorkerRow(Base):
+    """A ``responder worker`` process: alive while its heartbeat is younger than a lease."""
+
+    __tablename__ = "cluster_workers"
+
+    worker_id: Mapped[str] = mapped_column(String(255), primary_key=True)  # host:pid:random
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InboxLeaseRow(Base):
+    """Who watches an inbox: the owner, until ``expires_at`` (the database's clock), under
+    fencing ``token`` (raised by one at every take-over; writes carry and check it)."""
+
+    __tablename__ = "inbox_leases"
+
+    inbox: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    token: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    acquired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LabelRow(Base):
+    """A rep's correction of a model (migration 0004): learning data for ``responder
+    train``. Keeps the customer's own words as the model saw them, so training never
+    parses mail again, and what the model said at the time."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))          # hostility | intent | language
+    value: Mapped[str] = mapped_column(String(64))         # "hostile", "not_hostile", an intent
+    model_value: Mapped[str | None] = mapped_column(String(64))
+    model_score: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))        # the rep action that said so
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    language: Mapped[str | None] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)                # the customer's own words
+
+    __table_args__ = (Index("ix_labels_kind_message", "kind", "message_pk"),)
+
+
+# ---- owner notices: the outbox (migration 0006; store/notices.py, mail/notices.py) --------
+class NoticeRow(Base):
+    """An e-mail to the shop owner (a deadline notice, the daily digest), sent exactly
+    once: made once per (kind, ref, day), claimed by a compare-and-set before SMTP, with
+    a Message-ID chosen when it is made."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))          # deadline | digest
+    ref: Mapped[str] = mapped_column(String(64))           # the message id, "" for a digest
+    day: Mapped[str] = mapped_column(String(10))           # local date (YYYY-MM-DD)
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    to_addr: Mapped[str] = mapped_column(String(320))
+    from_addr: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    # pending -> sending -> sent; sending -> pending (definitely not handed over),
+    # uncertain (may have gone out: a person decides) or failed (refused for good)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # DATA began
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("kind", "ref", "day", name="uq_notices_kind_ref_day"),)

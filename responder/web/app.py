@@ -16,10 +16,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from responder import resources
-from responder.app import accounts, actions
+from responder.app import accounts, actions, conversations
 from responder.app import queue as queue_mod
 from responder.config import Config
 from responder.core.clock import utcnow
+from responder.core.cooling import RULES as HOLD_RULES
 from responder.core.cooling import is_hostile
 from responder.core.languages import REPLY_LANGUAGES
 from responder.core.model import INTENTS, Stage
@@ -220,9 +221,13 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
             html=security.sanitise_html(content.html) if content.html else None,
             badges=queue_mod.badges(row, ctx.cfg, ctx.clock()), tone=tone, now=ctx.clock(),
             earlier=queue_mod.earlier_messages(ctx.repo, row), events=ctx.repo.events(pk),
+            conversation=(members := conversations.messages_of(ctx.repo, row)),
+            conversation_words=conversations.words_of(members) if len(members) > 1 else {},
+            superseded=conversations.superseded_note(row),
             low_confidence=(row.intent_confidence is not None
                             and row.intent_confidence < ctx.cfg.intent.min_confidence),
-            editable=row.stage in (Stage.DRAFTED.value, Stage.HELD.value))
+            editable=row.stage in (Stage.DRAFTED.value, Stage.HELD.value),
+            hold_rules=HOLD_RULES)
 
     @app.post("/m/<int:pk>/edit")
     def edit(pk: int) -> Any:
@@ -283,10 +288,26 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
         ctx = _ctx()
         _row(pk)
         reason = request.form.get("reason", "")
+        not_hostile = request.form.get("not_hostile") == "yes"
         if _act(lambda: actions.release_early(ctx.repo, pk, actor=g.user.actor,
                                               now=ctx.clock(), reason=reason,
-                                              drafts=ctx.service.drafts)):
-            flash("Hold released: the draft is ready.", "ok")
+                                              drafts=ctx.service.drafts,
+                                              not_hostile=not_hostile)):
+            flash("Hold released: the draft is ready."
+                  + (" Kept as a label: not hostile." if not_hostile else ""), "ok")
+        return _back(pk)
+
+    @app.post("/m/<int:pk>/label")
+    def label(pk: int) -> Any:
+        ctx = _ctx()
+        _row(pk)
+        choice = request.form.get("abusive", "")
+        if choice not in ("yes", "no"):
+            flash("Choose abusive or not abusive.", "error")
+        elif _act(lambda: actions.mark_abusive(ctx.repo, pk, abusive=choice == "yes",
+                                               actor=g.user.actor, now=ctx.clock())):
+            flash("Kept as a label: " + ("abusive." if choice == "yes" else "not abusive."),
+                  "ok")
         return _back(pk)
 
     @app.post("/m/<int:pk>/redraft")
@@ -340,6 +361,21 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
             return redirect(url_for("users"))
         return render_template("users.html", users=accounts.list_users(ctx.repo),
                                roles=accounts.ROLES)
+
+    @app.get("/customers")
+    @owner_only
+    def customers() -> Any:
+        """The owner's view of customers' histories (store/customers.py): it informs,
+        nothing is decided for anyone listed."""
+        from responder.core.threats import KIND_TITLES
+        from responder.store import customers as customers_mod
+        ctx = _ctx()
+        show_all = request.args.get("all") == "1"
+        rules = customers_mod.DifficultyRules.from_config(ctx.cfg)
+        found = (customers_mod.histories(ctx.repo, rules=rules) if show_all
+                 else customers_mod.difficult_customers(ctx.repo, rules=rules))
+        return render_template("customers.html", customers=found, show_all=show_all,
+                               kind_titles=KIND_TITLES, rules=rules)
 
 
 def _row(pk: int) -> Any:

@@ -208,6 +208,12 @@ class BuiltinClassifier:
         head, meta, feat = _load_cached(str(path))
         return cls(head, feat, meta, min_confidence=min_confidence, batch_size=batch_size)
 
+    @property
+    def version(self) -> str:
+        """"vNNNN" for a shop version made by ``responder train``, else "shipped <date>"."""
+        from responder.core.learning import version_name
+        return version_name(self.meta)
+
     def proba(self, texts: Sequence[str]) -> Floats:
         """Class probabilities (rows: texts, columns: self.head.classes)."""
         counts = [self.featurizer.counts(t or "") for t in texts]

@@ -147,6 +147,12 @@ class MultilingualScorer:
         self.max_sentences = max(1, int(max_sentences))
         self._lexicons: dict[str, Lexicon] = {}
 
+    @property
+    def version(self) -> str:
+        """"vNNNN" for a shop version made by ``responder train``, else "shipped <date>"."""
+        from responder.core.learning import version_name
+        return version_name(self.head.meta)
+
     def lexicon(self, lang: str) -> Lexicon:
         lex = self._lexicons.get(lang)
         if lex is None:
