@@ -2,8 +2,12 @@
 (tests/test_cluster_chaos.py runs a short version of the same function and asserts).
 
     .venv/bin/python benchmarks/chaos_cluster.py [--mailboxes 200] [--workers 4]
-        [--minutes 6] [--kill-every 60] [--lease 30] [--heartbeat 10] [--rate 8]
-        [--throughput 1,2,4] [--json report.json]
+        [--minutes 6] [--kill-every 60] [--lease 30] [--heartbeat 10] [--rate 2]
+        [--hold-seconds 20] [--settle 600] [--throughput 1,2,4] [--backlog 400]
+        [--json report.json]
+
+Needs root for Dovecot's mail user and to raise fs.inotify.max_user_instances (one
+inotify instance per IDLE session); run as root on a machine where that is fine.
 
 What runs: a private PostgreSQL (tests/pg.py), a private Dovecot with ``--mailboxes``
 accounts (tests/servers.py; one IDLE session per mailbox and worker), an aiosmtpd sink
@@ -533,7 +537,7 @@ class Cluster:
         raise TimeoutError(f"{workers} workers watching {self.mailboxes} mailboxes not "
                            f"ready within {timeout} s; logs in {self.dir}")
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         for w in self.workers:
             if w.proc is not None and w.proc.poll() is None:
                 try:
@@ -547,6 +551,9 @@ class Cluster:
             self.imap.close()
         if self.pg is not None:
             self.pg.stop()
+        if exc_type is None and not os.environ.get("CHAOS_KEEP"):
+            import shutil
+            shutil.rmtree(self.dir, ignore_errors=True)    # the logs, kept on failure
 
     def dovecot_log(self) -> str:
         assert self.imap is not None and self.imap.dir is not None
@@ -730,13 +737,13 @@ def main() -> None:
     ap.add_argument("--kill-every", type=float, default=60)
     ap.add_argument("--lease", type=float, default=30)
     ap.add_argument("--heartbeat", type=float, default=10)
-    ap.add_argument("--rate", type=float, default=4, help="messages APPENDed per second")
+    ap.add_argument("--rate", type=float, default=2, help="messages APPENDed per second")
     ap.add_argument("--settle", type=float, default=600,
                     help="seconds to wait, after the mail stops, for every message to settle")
     ap.add_argument("--hold-seconds", type=float, default=20)
     ap.add_argument("--throughput", default="1,2,4",
                     help="worker counts for the throughput runs ('' = none)")
-    ap.add_argument("--backlog", type=int, default=800)
+    ap.add_argument("--backlog", type=int, default=400)
     ap.add_argument("--json", help="write the report here too")
     args = ap.parse_args()
     report = run_chaos(mailboxes=args.mailboxes, workers=args.workers,

@@ -27,11 +27,13 @@ Every (source, language, label) cell weighs the same in total, so 15,000
 tweets do not drown 59 written-here mails of a language. The message layer
 (top sentence logit, what the others add, sentence count) is fitted on the
 public tune split and a fifth of the written-here train scenarios, scored by a
-sentence layer fitted without them. Last, ``calibrate`` shifts the message logit
-(for all languages, and per language with public tune text) so that at the hold
-threshold 0.5 the civil texts held and the abuse missed on the public TUNE split
-are over their allowance (5 %, 15 %) by the same factor; the shifts are folded into
-the message bias and the language one-hot weights, so the file format is unchanged.
+sentence layer fitted without them. Last, ``calibrate`` measures the shift of the
+message logit (one for all languages; per-language ones only with
+--per-language-shifts) at which, at the hold threshold 0.5, the civil texts held and
+the abuse missed on the TUNE split (public tune and the written-here tune part) are
+over their allowance (5 %, 15 %) by the same factor. It is recorded in the head's
+JSON and applied only with --calibrate (folded into the message bias and the
+language one-hot weights, so the file format is unchanged): see NOT_APPLIED.
 The TEST figures are printed only with ``--show-test``.
 
 Reproduce the shipped head (a checkout with ../shared/datasets beside it):
@@ -74,6 +76,15 @@ CACHE = Path(os.environ.get("RESPONDER_EMBED_CACHE", "/tmp/responder-embedding-c
 TRAIN_CAP = 3000      # per (source, lang, label) cell of the public train split
 TUNE_CAP = 300
 BANKING_TRAIN_CAP = 1500
+# Why the measured shift is not applied by default (the shipped head): chosen on public
+# tune text (single comments), it also pushed under the threshold insults inside longer
+# civil e-mails (written-here dev abuse held 97.1 % -> 91.4 %). hold_threshold = 0.66
+# gives its operating point (1 / (1 + e^-0.65)) to shops that prefer it.
+NOT_APPLIED = ("the shift chosen on the public tune split (single comments) also pushed under "
+               "the threshold insults inside longer civil e-mails (written-here dev abuse "
+               "held 97.1 % -> 91.4 %); hold_threshold = 0.66 gives that operating point to "
+               "shops that want it")
+
 # The operating point (see calibrate): civil texts held and abuse missed, each over
 # the issue's allowance (civil held <= 5 %, abuse held >= 85 %).
 CIVIL_ALLOWED = 0.05
@@ -339,11 +350,13 @@ def calibrate(items: list[heldout.Item], idx: np.ndarray, logit: np.ndarray
     threshold: one for all languages, and one per language with public tune text of
     both classes. Each is the shift where civil texts held and abuse missed are over
     their allowance (5 %, 15 %) by the same factor, i.e. the smallest worst-case
-    ratio; the cells are the public real and translated tune sets (banking77 and the
-    templates are left out: nearly all pass, they would only dilute the civil rate)."""
+    ratio; the cells are the public real and translated tune sets and the written-here
+    corpus's tune part (customer mail: without it, a shift fitted to web text let
+    hostile mail through). banking77 and the templates are left out: nearly all of them
+    pass, they would only dilute the civil rate."""
     grid = np.round(np.arange(-4.0, 4.0001, 0.05), 2)
-    pub = np.asarray([k for k, i in enumerate(idx) if items[i].origin in
-                      (heldout.REAL, heldout.TRANSLATED) and items[i].source != BANKING])
+    pub = np.asarray([k for k, i in enumerate(idx) if items[i].source not in
+                      (BANKING, TEMPLATES) and items[i].origin != heldout.FUNCTIONAL])
 
     def best(sel: np.ndarray) -> float:
         ratios = [_goal_ratio(items, idx[sel], logit[sel] + g) for g in grid]
@@ -419,15 +432,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "(default $RESPONDER_DATASETS or ../shared/datasets)")
     ap.add_argument("--encoders", default="use", help="comma-separated: use, e5")
     ap.add_argument("--compare", action="store_true", help="compare feature sets, write nothing")
-    ap.add_argument("--C", type=float, default=1.0)
+    ap.add_argument("--C", type=float, default=3.0,
+                    help="inverse L2 strength of the sentence layer (chosen on the tune split)")
     ap.add_argument("--refit-message-layer", action="store_true",
                     help="only refit the message layer of the saved head on the tune split")
     ap.add_argument("--train-cap", type=int, default=TRAIN_CAP,
                     help="public train items per (source, language, label)")
     ap.add_argument("--public-only", action="store_true",
                     help="(with --compare) leave out the written-here corpus and the test suites")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="apply the tune-split shift of the message logit (calibrate()); by "
+                         "default it is only measured and recorded (see NOT_APPLIED)")
     ap.add_argument("--no-calibrate", action="store_true",
-                    help="leave out the tune-split shifts of the message logit (calibrate())")
+                    help="do not even measure the shift")
+    ap.add_argument("--per-language-shifts", action="store_true",
+                    help="apply calibrate()'s per-language shifts too (default: one shift)")
     ap.add_argument("--no-civil-extras", action="store_true",
                     help="leave out the rendered reply templates and banking77 requests")
     ap.add_argument("--show-test", action="store_true",
@@ -490,17 +509,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         # message layer's bias (all languages) and the language one-hot weights of the
         # sentence layer (a shift d of every sentence logit moves the message logit by
         # msg_w[0] * d), so the head files keep their format.
-        t_logit = message_matrix(z, owner, tune, ml_message_features) @ msg_w + msg_b
-        shift, per_lang = calibrate(items, tune, t_logit)
-        msg_b += shift
-        for lang, s_lang in per_lang.items():
-            coef[HASH_DIM + LEX_NAMES.index(f"lang_{lang}")] += (s_lang - shift) / msg_w[0]
-        z = X @ coef + b
-        calibration = {"applied": True, "all_languages": shift, "per_language": per_lang,
-                       "rule": "per language, the message-logit shift on the public tune "
-                               "split minimising max(civil held / 5 %, abuse missed / 15 %)"}
-        print(f"calibration shift {shift:+.2f}, per language "
-              + ", ".join(f"{k} {v:+.2f}" for k, v in per_lang.items()))
+        # public tune scored by the final sentence layer; the written-here tune part by
+        # the one fitted without it (as the message layer saw them)
+        cal_idx = np.concatenate([tune, corpus_tune])
+        t_logit = np.concatenate([
+            message_matrix(z, owner, tune, ml_message_features) @ msg_w + msg_b,
+            message_matrix(z_tune, owner, corpus_tune, ml_message_features) @ msg_w + msg_b])
+        shift, measured = calibrate(items, cal_idx, t_logit)
+        # Per-language shifts are measured and kept in the head's description, but applied
+        # only with --per-language-shifts: estimated from 50-75 civil translated web
+        # sentences a language, they moved by up to 0.6 between two near-identical fits
+        # and cost hostile customer mail on the written-here dev split (fr, es: 70-80 %
+        # held), so the shipped head uses the one shift for all languages.
+        per_lang = measured if args.per_language_shifts and args.calibrate else {}
+        if args.calibrate:
+            msg_b += shift
+            for lang, s_lang in per_lang.items():
+                coef[HASH_DIM + LEX_NAMES.index(f"lang_{lang}")] += (s_lang - shift) / msg_w[0]
+            z = X @ coef + b
+        calibration = {"applied": bool(args.calibrate),
+                       "all_languages": shift if args.calibrate else 0.0,
+                       "measured_all_languages": shift, "per_language": per_lang,
+                       "per_language_measured": measured,
+                       **({} if args.calibrate else {"why_not_applied": NOT_APPLIED}),
+                       "rule": "per language, the message-logit shift on the public tune split "
+                               "and the written-here tune part minimising max(civil held "
+                               "/ 5 %, abuse missed / 15 %)"}
+        print(f"calibration shift {shift:+.2f}; per language measured "
+              + ", ".join(f"{k} {v:+.2f}" for k, v in measured.items())
+              + (" (applied)" if per_lang else " (not applied)")
+              + ("" if args.calibrate else "; the global shift is measured, not applied"))
 
     def table(title: str, idx: np.ndarray) -> None:
         p = 1.0 / (1.0 + np.exp(-(message_matrix(z, owner, idx, ml_message_features) @ msg_w
@@ -515,7 +553,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{o:<18} {lang:<4} {n:>5} {fa:>6} {f1:>10} {f0:>10}")
 
     table("TUNE split (chose the calibration; the message layer was fitted on it), "
-          "threshold 0.5:", tune)
+          "threshold 0.5:", np.concatenate([tune, corpus_tune]))
     if args.show_test:
         table("TEST split (never used for fitting or choosing), threshold 0.5:", test)
 

@@ -230,6 +230,10 @@ def test_the_sweep_rederives_lost_jobs_once(crepo, pg_url, services):
     with crepo.session() as s:                      # a second enqueue is skipped too
         enqueue(s, "responder.decide", waiting)
     assert len(_jobs(crepo)) == 2
+    # the periodic jobs call the service as `responder run` does
+    assert jobs.drafts() == 0                      # no inbox puts drafts in its folder
+    assert jobs.digest() == "no digest"            # [digest] enabled = false
+    assert jobs.deadlines()                        # Service.watch_deadlines ran
 
 
 def test_cluster_status_reports_workers_inboxes_jobs_and_holds(crepo, pg_url, services,
@@ -345,3 +349,58 @@ def test_holds_far_ahead_enter_the_job_table_within_the_horizon(pg_url, services
         assert release[2] == repo.get(pk).release_at
     finally:
         repo.engine.dispose()
+
+
+def test_orphaned_inboxes_are_taken_at_once_and_shared_out_later(pg_url, services):
+    from responder.cluster.worker import ClusterWorker
+
+    names = [f"i{n}" for n in range(6)]
+    cfg = _cfg(pg_url, inbox=[{"name": n, "host": "127.0.0.1", "port": 9,
+                               "security": "none", "username": f"{n}@x.test"}
+                              for n in names])
+
+    started: list[ClusterWorker] = []
+
+    def worker(wid: str) -> ClusterWorker:
+        repo = ClusterRepository(open_cluster_repository(cfg))
+        w = ClusterWorker(cfg, service=Service(cfg, repo, services=services),
+                          worker_id=wid)
+        started.append(w)
+        w.leases.register()
+        w.leases.ensure_rows(names)
+        return w                      # its Watchers are not started: no IMAP here
+
+    def held(w: ClusterWorker) -> set[str]:
+        return set(w._held)
+
+    a, b = worker("h:1:a"), worker("h:2:b")
+    try:
+        a.keep_leases_once()
+        b.keep_leases_once()
+        assert len(held(a)) == len(held(b)) == 3          # the fair share each
+        # b dies (its leases run out); c starts at the same time
+        with a.repo.engine.begin() as conn:
+            conn.execute(text("UPDATE inbox_leases SET expires_at = now() - interval '1 s' "
+                              "WHERE owner = 'h:2:b'"))
+            conn.execute(text("UPDATE cluster_workers SET heartbeat_at = now() - "
+                              "interval '1 h' WHERE worker_id = 'h:2:b'"))
+        c = worker("h:3:c")
+        a.keep_leases_once()
+        assert held(a) == set(names)                      # orphans: taken at once
+        c.keep_leases_once()
+        assert held(c) == set()                           # nothing free yet
+        a.keep_leases_once()                              # c is hungry: a hands 3 back
+        assert len(held(a)) == 3
+        # the leases are released once those watchers are closed (a pool thread)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and a.watchers.watching().keys() - held(a):
+            time.sleep(0.05)
+        c.keep_leases_once()
+        assert held(c) == set(names) - held(a)
+        with a.repo.engine.connect() as conn:
+            tokens = dict(conn.execute(text("SELECT inbox, token FROM inbox_leases")).all())
+        assert all(tokens[n] >= 2 for n in held(c))       # each take-over raised it
+    finally:
+        for w in started:
+            w.watchers.stop(timeout=2)
+            w.repo.engine.dispose()

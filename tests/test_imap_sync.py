@@ -376,6 +376,32 @@ def test_idle_watcher_survives_a_server_restart_and_misses_nothing(dovecot, user
     assert "backing off" not in describe(entry)
 
 
+def test_mail_arriving_during_a_sync_is_fetched_at_once_not_at_the_next_keepalive(
+        dovecot, user, repo):
+    """Mail appended between a sync's SELECT and the next IDLE is announced in answers
+    imaplib files away; the watcher must see it there instead of waiting (here 29
+    minutes) for a keep-alive."""
+    box = make_box(dovecot, user, idle_keepalive_seconds=1740)
+    arrivals = iter(["during-first-sync"])
+
+    def sync(client):
+        result = sync_inbox(box, repo, NOW, client=client)
+        label = next(arrivals, None)
+        if label is not None:                  # a customer's mail lands mid-sync
+            c = dovecot.client(user, "pw")
+            c.append("INBOX", message(label))
+            c.logout()
+        return result
+
+    w = IdleWatcher(box, sync, rng=lambda: 0.0).start()
+    try:
+        wait_until(lambda: len(stored(repo)) == 1, what="mail announced during the sync")
+    finally:
+        w.stop()
+    assert "announced" in w.idle_ends
+    assert_no_repeats(repo, 1)
+
+
 class FreezableProxy:
     """A TCP relay that can stop relaying (a hung connection: nothing closes)."""
 

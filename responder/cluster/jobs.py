@@ -9,8 +9,9 @@ responder.release  the body of ``release_due`` for one pk  held -> drafted
 responder.send     ``Service.send_approved(only=pk)``      approved -> sending (claim)
 responder.sweep    re-derives missing jobs (below)         (defers only)
 responder.send_all ``Service.send_approved()``             settles interrupted sends
-responder.deadlines ``Service.watch_deadlines()`` if the   (its own)
-                   service has it
+responder.drafts   ``push_drafts`` (Drafts-folder catch-up) (the folder follows the store)
+responder.deadlines ``Service.watch_deadlines()``         (its own)
+responder.digest   ``Service.send_digest()`` from its time (once per local day)
 responder.retry_stalled  procrastinate's stalled jobs      (re-queues only)
 =================  ======================================  ==========================
 
@@ -67,6 +68,7 @@ RELEASE_PRIORITY = 1
 DECIDE, RELEASE, SEND = "responder.decide", "responder.release", "responder.send"
 SWEEP, SEND_ALL = "responder.sweep", "responder.send_all"
 DEADLINES, RETRY_STALLED = "responder.deadlines", "responder.retry_stalled"
+DRAFTS, DIGEST = "responder.drafts", "responder.digest"
 
 # The insert procrastinate's own procrastinate_defer_jobs_v1() does (same columns, so
 # its NOTIFY and event triggers fire as for any deferred job), plus "skip if a job with
@@ -203,6 +205,29 @@ class Jobs:
     def send_all(self) -> dict[str, int]:
         return self.service.send_approved()
 
+    def drafts(self) -> int:
+        """The Drafts-folder catch-up (``responder run``'s drafts-to-folder job): retries
+        what the at-once updates of decide and release could not do."""
+        cfg = self.service.cfg
+        if not any(box.drafts_to_folder for box in cfg.inbox):
+            return 0
+        from responder.mail.drafts_folder import push_drafts
+        return push_drafts(self.repo, cfg, self.clock())
+
+    def digest(self) -> str:
+        """The owner's daily digest, as ``responder run`` sends it: once per local day,
+        from its configured time on (``Service.send_digest`` keeps it to once)."""
+        cfg: Any = self.service.cfg
+        digest = getattr(cfg, "digest", None)
+        send: Callable[[], Any] | None = getattr(self.service, "send_digest", None)
+        if digest is None or send is None or not digest.enabled:
+            return "no digest"
+        from zoneinfo import ZoneInfo
+        zone = ZoneInfo(digest.timezone or cfg.local_timezone)
+        if self.clock().astimezone(zone).strftime("%H:%M") < digest.time:
+            return "not yet"
+        return str(send())
+
     def deadlines(self) -> str:
         watch: Callable[[], Any] | None = getattr(self.service, "watch_deadlines", None)
         if watch is None:
@@ -262,6 +287,16 @@ def build_app(database_url: str, jobs: Jobs | None, *, sweep_seconds: int = 30,
     @app.task(name=SEND_ALL, queue=QUEUE, lock="send_all", queueing_lock="send_all")
     def send_all(timestamp: int) -> dict[str, int]:
         return need().send_all()
+
+    @app.periodic(cron=_every(deadline_seconds), periodic_id="drafts")
+    @app.task(name=DRAFTS, queue=QUEUE, lock="drafts", queueing_lock="drafts")
+    def drafts(timestamp: int) -> int:
+        return need().drafts()
+
+    @app.periodic(cron=_every(60), periodic_id="digest")
+    @app.task(name=DIGEST, queue=QUEUE, lock="digest", queueing_lock="digest")
+    def digest(timestamp: int) -> str:
+        return need().digest()
 
     @app.periodic(cron=_every(deadline_seconds), periodic_id="deadlines")
     @app.task(name=DEADLINES, queue=QUEUE, lock="deadlines", queueing_lock="deadlines")

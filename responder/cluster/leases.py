@@ -76,6 +76,19 @@ class LeaseStore:
                 {"s": self.lease_seconds}).scalar_one()
         return int(alive)
 
+    def hungry(self, share: int, fresh_seconds: float) -> int:
+        """How many workers that beat within ``fresh_seconds`` (alive for sure: a dead
+        one stops counting before its leases expire) hold fewer than ``share - 1``
+        inboxes: when none does, nobody needs the inboxes a worker has above its share."""
+        with self.engine.begin() as conn:
+            n = conn.execute(text(
+                "SELECT count(*) FROM cluster_workers w WHERE w.stopped_at IS NULL "
+                "AND w.heartbeat_at > now() - make_interval(secs => :f) "
+                "AND (SELECT count(*) FROM inbox_leases l WHERE l.owner = w.worker_id "
+                "     AND l.expires_at > now()) < :share - 1"),
+                {"f": fresh_seconds, "share": share}).scalar_one()
+        return int(n)
+
     def unregister(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(text("UPDATE cluster_workers SET stopped_at = now() "
@@ -91,19 +104,21 @@ class LeaseStore:
                               "SELECT unnest(CAST(:names AS varchar[])), 0 "
                               "ON CONFLICT (inbox) DO NOTHING"), {"names": list(inboxes)})
 
-    def acquire(self, inboxes: Sequence[str], limit: int) -> list[Lease]:
-        """Take up to ``limit`` of ``inboxes`` whose lease expired or was released.
-
-        Rows locked by a fenced write in flight are skipped (taken next round)."""
+    def acquire(self, inboxes: Sequence[str], limit: int, *,
+                orphans_only: bool = False) -> list[Lease]:
+        """Take up to ``limit`` of ``inboxes`` whose lease expired or was released
+        (``orphans_only``: only those whose owner stopped renewing, not those handed
+        back). Rows locked by a fenced write in flight are skipped (taken next round)."""
         if limit <= 0 or not inboxes:
             return []
+        free = ("owner IS NOT NULL AND expires_at <= now()" if orphans_only else
+                "(owner IS NULL OR expires_at IS NULL OR expires_at <= now())")
         with self.engine.begin() as conn:
             rows = conn.execute(text(
                 "UPDATE inbox_leases SET owner = :w, token = token + 1, acquired_at = now(), "
                 "heartbeat_at = now(), expires_at = now() + make_interval(secs => :s) "
                 "WHERE inbox IN (SELECT inbox FROM inbox_leases "
-                "  WHERE inbox = ANY(CAST(:names AS varchar[])) "
-                "    AND (owner IS NULL OR expires_at IS NULL OR expires_at <= now()) "
+                "  WHERE inbox = ANY(CAST(:names AS varchar[])) AND " + free +
                 "  ORDER BY expires_at NULLS FIRST, inbox LIMIT :n FOR UPDATE SKIP LOCKED) "
                 "RETURNING inbox, token"),
                 {"w": self.worker_id, "s": self.lease_seconds, "names": list(inboxes),

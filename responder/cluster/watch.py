@@ -11,9 +11,8 @@ used by two threads.
 
 Limits: a sync occupies a pool thread for its duration (a large first sync of one
 inbox delays others behind it when all threads are busy); the selector thread wakes
-at least every second; each connection costs one socket and one IMAPClient object
-(about 100 KB), so a few thousand per worker fit in memory, and the process's open
-file limit (``ulimit -n``) is the real bound.
+at least every second; each connection costs one socket and one IMAPClient object,
+and the process's open file limit (``ulimit -n``) is the real bound.
 
 The IMAP state machine (IDLE, renew, keep-alive, back-off) is the one of
 ``mail/intake/idle.py`` (its ``Backoff`` and ``idle_wakeup`` are used here); only
@@ -33,7 +32,14 @@ from typing import TYPE_CHECKING
 
 from responder.cluster.leases import Lease, LeaseLost
 from responder.mail.connections import AuthError, close_imap, connect_imap
-from responder.mail.intake.idle import NETWORK_ERRORS, Backoff, ConnectionLost, idle_wakeup
+from responder.mail.intake.idle import (
+    NETWORK_ERRORS,
+    Backoff,
+    ConnectionLost,
+    announced,
+    idle_wakeup,
+    news_since_sync,
+)
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -60,14 +66,6 @@ class Watch:
     then: list[Callable[[], None]] = field(default_factory=list)
     syncs: int = 0
     last_error: str = ""
-
-
-def announced(client: IMAPClient, *, after_examine: bool) -> bool:
-    """Has the server announced new (or removed) mail in lines imaplib kept aside?"""
-    kept = client._imap.untagged_responses
-    skip = 1 if after_examine else 0          # the EXAMINE's own count
-    return (len(kept.get("EXISTS", [])) > skip or len(kept.get("RECENT", [])) > skip
-            or bool(kept.get("EXPUNGE")))
 
 
 class Watchers:
@@ -257,16 +255,14 @@ class Watchers:
         if w.stopping:
             self._close(w)
             return
-        # Mail that arrives after the sync's EXAMINE is announced ("* n EXISTS") in the
-        # answers to the sync's later commands or to IDLE itself (before "+ idling");
-        # imaplib keeps such lines in untagged_responses, and they never reach the
-        # socket the selector watches. The EXAMINE's own EXISTS is the first entry.
-        news = announced(client, after_examine=True)
-        client._imap.untagged_responses.clear()
+        # Mail that arrived during the sync is not always announced to the IDLE that
+        # follows (see news_since_sync); lines announced in IDLE's own answer are filed
+        # away by imaplib and never reach the socket the selector watches (announced).
+        news = news_since_sync(client)
         client.idle()
         w.idling = True
         w.idle_started = w.last_traffic = time.monotonic()
-        self._back_to_idle(w, due_now=news or announced(client, after_examine=False))
+        self._back_to_idle(w, due_now=news or announced(client, after_select=False))
 
     def _back_to_idle(self, w: Watch, due_now: bool = False) -> None:
         with self._lock:

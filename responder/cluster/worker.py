@@ -146,7 +146,7 @@ class ClusterWorker:
         except (AuthError, ConnectError, OSError, IMAPClientError) as exc:
             log.warning("inbox %s: Sent folder not scanned now: %s", box.name, exc)
         # last, so that the inbox stays selected for IDLE, and what arrives after its
-        # EXAMINE is announced on this connection (watch.announced)
+        # EXAMINE is announced on this connection (mail.intake.idle.announced)
         sync_inbox(box, fenced, self.clock(), policy=self.policy, client=client)
 
     def _lost(self, lease: Lease) -> None:
@@ -169,14 +169,22 @@ class ClusterWorker:
         share = math.ceil(len(self.boxes) / alive)
         with self._held_lock:
             mine = dict(self._held)
-        if len(mine) < share:
-            free = [name for name in self.boxes if name not in mine]
-            for lease in self.leases.acquire(free, share - len(mine)):
-                log.info("inbox %s: lease %d taken", lease.inbox, lease.token)
-                with self._held_lock:
-                    self._held[lease.inbox] = lease
-                self.watchers.add(self.boxes[lease.inbox], lease)
-        elif len(mine) > share:
+        free = [name for name in self.boxes if name not in mine]
+        # Inboxes whose watcher died are taken at once, whatever the share (a worker
+        # that replaces it may take a minute to load its models): the orphan time is
+        # the lease plus one heartbeat. Inboxes handed back, or never watched, are
+        # taken up to the fair share; a worker above it hands the surplus back.
+        taken = self.leases.acquire(free, len(free), orphans_only=True)
+        if len(mine) + len(taken) < share:
+            taken += self.leases.acquire(free, share - len(mine) - len(taken))
+        for lease in taken:
+            log.info("inbox %s: lease %d taken", lease.inbox, lease.token)
+            with self._held_lock:
+                self._held[lease.inbox] = lease
+            self.watchers.add(self.boxes[lease.inbox], lease)
+        mine.update({lease.inbox: lease for lease in taken})
+        fresh = 2 * self.cfg.cluster.heartbeat_seconds
+        if len(mine) > share and not taken and self.leases.hungry(share, fresh):
             for name in sorted(mine)[share:]:
                 lease = mine[name]
                 log.info("inbox %s: handing lease %d back (%d workers share %d inboxes)",

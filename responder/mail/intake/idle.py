@@ -99,6 +99,40 @@ class Backoff:
         self.attempt = 0
 
 
+def announced(client: IMAPClient, *, after_select: bool) -> bool:
+    """Has the server announced new (or removed) mail in lines imaplib kept aside?
+
+    Mail that arrives after a sync's SELECT/EXAMINE is announced ("* n EXISTS") in the
+    answers to the sync's later commands, or to IDLE itself before "+ idling"; imaplib
+    files such lines in ``untagged_responses`` and they never reach the socket a watcher
+    waits on, so without this check the mail would wait for the next keep-alive.
+    ``after_select``: the SELECT's own EXISTS/RECENT lines are still there (the first).
+    """
+    kept = client._imap.untagged_responses
+    skip = 1 if after_select else 0
+    return (len(kept.get("EXISTS", [])) > skip or len(kept.get("RECENT", [])) > skip
+            or bool(kept.get("EXPUNGE")))
+
+
+_CHANGES = (b"EXISTS", b"RECENT", b"EXPUNGE")
+
+
+def news_since_sync(client: IMAPClient) -> bool:
+    """Did mail arrive (or go) since the sync that just ran on this connection?
+
+    Call it right before IDLE. A server need not announce, to an IDLE that starts
+    later, mail that landed after the sync's SELECT (Dovecot here did not within 40 s),
+    so without this the mail would wait for the next keep-alive. A NOOP makes the
+    server report such changes now; lines imaplib filed away during the sync count too.
+    Clears those filed lines, so that :func:`announced` then sees only newer ones.
+    """
+    news = announced(client, after_select=True)
+    _, lines = client.noop()
+    news = news or any(len(r) >= 2 and r[1] in _CHANGES for r in lines)
+    client._imap.untagged_responses.clear()
+    return news
+
+
 def idle_wakeup(started: float, last_traffic: float, renew_seconds: float,
                 keepalive_seconds: float) -> tuple[float, str]:
     """When to end the current IDLE and why: ("renew") RFC 2177 asks clients to
@@ -388,13 +422,16 @@ class IdleWatcher:
         box = self.box
         renew = box.idle_renew_minutes * 60
         keepalive = box.idle_keepalive_seconds
+        news = news_since_sync(client)      # every IDLE follows a sync of this connection
         client.idle()
         self.idles += 1
         started = last_traffic = self._mono()
         self._set("idling", f"IDLE re-issued every {box.idle_renew_minutes:g} min")
         why = "stop"
         try:
-            while not self.stopped:
+            if news or announced(client, after_select=False):
+                why = "announced"            # arrived during the sync: sync again now
+            while why != "announced" and not self.stopped:
                 wake_at, reason = idle_wakeup(started, last_traffic, renew, keepalive)
                 remaining = wake_at - self._mono()
                 if remaining <= 0:
