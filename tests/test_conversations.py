@@ -336,6 +336,32 @@ def test_follow_up_after_approval_stops_the_send(shop, clock, sink):
     assert "Delivery takes" in reply.text and "money back" in reply.text
 
 
+def test_an_escalated_conversation_is_not_escalated_again_by_a_follow_up(
+        make_config, repo, services, clock, sink):
+    cfg = make_config(smtp={"host": "127.0.0.1", "port": sink.port, "security": "none"},
+                      shop={"owner_address": "owner@example-shop.test"})
+    shop = Shop(cfg, repo, services, clock)
+    clock.now = T0
+    first = shop.receive(mail("<e1@customer.test>", CALM_WHERE, at=T0, subject="Order 1"),
+                         "<e1@customer.test>")
+    clock.now = T0 + timedelta(hours=22)          # inside escalate_before_hours (3)
+    assert shop.service.watch_deadlines().escalated == [first]
+    shop.service.send_approved()
+    owner_mail = [m for m in sink.messages if "owner@example-shop.test" in m.rcpt_tos]
+    assert len(owner_mail) == 1
+    clock.advance(minutes=10)
+    second = shop.receive(mail("<e2@customer.test>", "Any news??", at=clock.now,
+                               subject="Re: Order 1", in_reply_to="<e1@customer.test>"),
+                          "<e2@customer.test>")
+    new = shop.repo.get(second)
+    assert shop.repo.get(first).stage == Stage.SUPERSEDED.value
+    assert new.escalated_at == shop.repo.get(first).escalated_at      # still first in queue
+    assert new.deadline_at == shop.repo.get(first).deadline_at
+    assert shop.service.watch_deadlines().escalated == []             # told once already
+    shop.service.send_approved()
+    assert len([m for m in sink.messages if "owner@example-shop.test" in m.rcpt_tos]) == 1
+
+
 def test_a_whole_thread_in_one_batch_gets_one_draft(shop, clock):
     clock.now = T0
     pks = []

@@ -169,6 +169,11 @@ def join(repo: Repository, svc: Services, row: MessageRow, d: Decision,
             joined.superseded.extend(repo.repoint_superseded(lead.id, row.id, now=now))
         if moved:
             continue
+        # the owner was told once for this conversation: the newest message, which takes
+        # the oldest deadline, stays escalated (first in the queue) and is not told again
+        told = [m.escalated_at for m in unanswered if m.escalated_at is not None]
+        if told:
+            fields["escalated_at"] = min(told)
         joined.fields.update(fields)
         joined.note = "; ".join(x for x in (how, joined.note) if x)
         return joined
