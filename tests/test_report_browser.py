@@ -9,58 +9,21 @@ image slipped in (as if escaping had failed) runs and loads nothing either.
 """
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
-from pathlib import Path
 
 import pytest
+from browsers import SHOTS, Catcher, chromium, require_chromium
 from conftest import SAMPLES
 
 from responder import config as config_mod
 from responder.app import replay
 from responder.app.report import Report
 
-ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed: pip install -e '.[test]'")
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    pytest.skip(f"{CHROMIUM} or {CHROMEDRIVER} missing: run scripts/install-system-deps.sh "
-                "(apt-get install chromium chromium-driver)", allow_module_level=True)
+require_chromium()
 
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-
-
-class Catcher:
-    """A web server on loopback that records every request: nothing may reach it."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        catcher = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                catcher.requests.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def payload_mail(port: int) -> bytes:
@@ -105,20 +68,7 @@ def report_file(tmp_path_factory, services):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service as DriverService
-    opts = Options()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,900",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=DriverService(executable_path=str(CHROMEDRIVER)),
-                              options=opts)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path_factory.mktemp("chromium"))
 
 
 def settle(browser) -> None:

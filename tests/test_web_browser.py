@@ -17,13 +17,11 @@ these tests skip and say so (CI runs the set-up script first, so it never skips)
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from browsers import SHOTS, Catcher, chromium, require_chromium
 from conftest import Clock, sample
 from servers import SmtpSink
 
@@ -33,48 +31,11 @@ from responder.app.service import Service, process_stored
 from responder.store import open_repository
 from responder.web import WebContext, create_app, start_server
 
-ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PASSWORD = "correct horse battery"
-
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed: pip install -e '.[test]'")
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    pytest.skip(f"{CHROMIUM} or {CHROMEDRIVER} missing: run scripts/install-system-deps.sh "
-                "(apt-get install chromium chromium-driver)", allow_module_level=True)
+require_chromium()
 
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-
-
-class Catcher:
-    """A web server on loopback that records every request: nothing may reach it."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        catcher = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                catcher.requests.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.end_headers()
-
-            do_POST = do_GET  # noqa: N815
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class AccessLog(logging.Handler):
@@ -157,20 +118,7 @@ def site(tmp_path_factory, services):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service as DriverService
-    opts = Options()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,900",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=DriverService(executable_path=str(CHROMEDRIVER)),
-                              options=opts)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path_factory.mktemp("chromium"))
 
 
 def login(browser, url: str, name: str = "ralf") -> None:

@@ -93,6 +93,23 @@ def escalation_candidates(repo: Repository, horizon: datetime) -> builtins.list[
         return list(s.scalars(q))
 
 
+def _mark_escalated(s: Session, pk: int, now: datetime, reason: str) -> bool:
+    """Compare-and-set: mark message ``pk`` escalated (once, while unapproved), with its
+    audit event, inside session ``s``. False when it was escalated already or moved on."""
+    moved = s.execute(
+        update(MessageRow)
+        .where(MessageRow.id == pk, MessageRow.escalated_at.is_(None),
+               MessageRow.stage.in_([st.value for st in UNAPPROVED]))
+        .values(escalated_at=now)
+        .execution_options(synchronize_session=False))
+    if _rowcount(moved) != 1:
+        return False
+    stage = s.scalar(select(MessageRow.stage).where(MessageRow.id == pk))
+    s.add(EventRow(message_pk=pk, at=now, from_stage=stage, to_stage=stage,
+                   actor="scheduler", action="escalated", reason=reason))
+    return True
+
+
 def escalate(repo: Repository, pk: int, now: datetime, reason: str,
              notice: NewNotice | None) -> bool:
     """Mark message ``pk`` escalated and queue ``notice``, in one transaction.
@@ -101,17 +118,8 @@ def escalate(repo: Repository, pk: int, now: datetime, reason: str,
     """
     try:
         with repo.session() as s:
-            moved = s.execute(
-                update(MessageRow)
-                .where(MessageRow.id == pk, MessageRow.escalated_at.is_(None),
-                       MessageRow.stage.in_([st.value for st in UNAPPROVED]))
-                .values(escalated_at=now)
-                .execution_options(synchronize_session=False))
-            if _rowcount(moved) != 1:
+            if not _mark_escalated(s, pk, now, reason):
                 return False
-            stage = s.scalar(select(MessageRow.stage).where(MessageRow.id == pk))
-            s.add(EventRow(message_pk=pk, at=now, from_stage=stage, to_stage=stage,
-                           actor="scheduler", action="escalated", reason=reason))
             if notice is not None:
                 _insert(s, notice, now)
             return True
@@ -130,18 +138,8 @@ def escalate_batch(repo: Repository, reasons: dict[int, str], now: datetime,
         with repo.session() as s:
             marked: builtins.list[int] = []
             for pk, reason in sorted(reasons.items()):
-                moved = s.execute(
-                    update(MessageRow)
-                    .where(MessageRow.id == pk, MessageRow.escalated_at.is_(None),
-                           MessageRow.stage.in_([st.value for st in UNAPPROVED]))
-                    .values(escalated_at=now)
-                    .execution_options(synchronize_session=False))
-                if _rowcount(moved) != 1:
-                    continue
-                stage = s.scalar(select(MessageRow.stage).where(MessageRow.id == pk))
-                s.add(EventRow(message_pk=pk, at=now, from_stage=stage, to_stage=stage,
-                               actor="scheduler", action="escalated", reason=reason))
-                marked.append(pk)
+                if _mark_escalated(s, pk, now, reason):
+                    marked.append(pk)
             notice = summary(marked) if marked else None
             if notice is not None:
                 _insert(s, notice, now)
