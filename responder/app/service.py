@@ -2,6 +2,7 @@
 injected clock, and the scheduler (scheduler.py) only decides when they run."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -31,9 +32,11 @@ class Service:
         self.cfg = cfg
         self.repo = repo
         self.clock = clock
-        self.services = services or pipeline.Services.from_config(
-            cfg, replied_recently=self.replied_recently)
-        self.services.replied_recently = self.replied_recently
+        # the models are shared with the caller; the throttle question is this store's
+        # (a copy, so that a caller's Services is never rebound to this repository)
+        self.services = dataclasses.replace(
+            services or pipeline.Services.from_config(cfg),
+            replied_recently=self.replied_recently)
         self._pipeline_lock = threading.Lock()   # one batch through the models at a time
         # the Drafts folder follows every draft made, changed or settled (drafts_to_folder)
         self.drafts = DraftsMailbox(repo, cfg, clock)
