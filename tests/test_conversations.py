@@ -404,6 +404,45 @@ def test_another_customer_and_a_sent_round_start_fresh(shop, clock, sink):
     assert shop.repo.get(a).stage == Stage.SENT.value      # the answered round stays answered
 
 
+def test_a_throttled_follow_up_can_be_answered_anyway_by_a_person(shop, clock, sink,
+                                                                   tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from responder.cli.main import main
+    clock.now = T0
+    a = shop.receive(mail("<t1@customer.test>", CALM_WHERE, at=T0), "<t1@customer.test>")
+    actions.approve(shop.repo, a, actor="rep:alice", now=clock.now,
+                    message_id_domain=shop.cfg.shop.message_id_domain)
+    assert shop.service.send_approved()["sent"] == 1
+    reply_id = shop.repo.get(a).draft.reply_message_id
+    clock.advance(hours=2)      # inside throttle_hours: the loop guard skips it
+    b = shop.receive(mail("<t2@customer.test>", "It still has not arrived. " + CALM_REFUND,
+                          at=clock.now, subject="Re: My lamp", in_reply_to=reply_id),
+                     "<t2@customer.test>")
+    assert (shop.repo.get(b).stage, shop.repo.get(b).skip_rule) == ("skipped", "throttle")
+    stage = actions.answer_anyway(shop.repo, shop.service.services, b, actor="rep:bob",
+                                  now=clock.now)
+    row = shop.repo.get(b)
+    assert stage == row.stage == Stage.DRAFTED.value and row.skip_rule is None
+    assert row.conversation_id == a and row.draft.in_reply_to == "<t2@customer.test>"
+    assert [(e.actor, e.action) for e in shop.repo.events(b) if e.action == "answer-anyway"] \
+        == [("rep:bob", "answer-anyway")]
+    with pytest.raises(actions.ApprovalError, match="only mail the per-sender throttle"):
+        actions.answer_anyway(shop.repo, shop.service.services, b, actor="rep:bob",
+                              now=clock.now)
+    # the throttle still guards everything else: other mail of that sender is skipped
+    assert shop.service.services.replied_recently("jane.miller@customer.test")
+    # the terminal has the same action; automatic mail is refused with its rule named
+    auto = shop.receive(mail("<t3@customer.test>", "I am out of office.", at=clock.now,
+                             subject="Automatic reply: My lamp"), "<t3@customer.test>")
+    assert shop.repo.get(auto).skip_rule != "throttle"
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[responder]\ndatabase_url = "{shop.cfg.responder.database_url}"\n',
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(conf), "answer", str(auto)])
+    assert result.exit_code != 0 and "skipped by the rule" in result.output
+
+
 def test_replay_of_a_thread_folder_gives_one_draft(services, tmp_path):
     folder = tmp_path / "mail"
     folder.mkdir()

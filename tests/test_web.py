@@ -73,7 +73,8 @@ def post(client, path, page, **data):
 
 ROUTES_GET = ["/", "/?stage=held", "/m/1", "/users", "/customers"]
 ROUTES_POST = ["/logout", "/m/1/edit", "/m/1/approve", "/m/1/reject", "/m/1/release",
-               "/m/1/redraft", "/m/1/resend", "/m/1/mark-sent", "/m/1/label", "/users"]
+               "/m/1/redraft", "/m/1/resend", "/m/1/mark-sent", "/m/1/label", "/m/1/answer",
+               "/users"]
 
 
 def test_every_route_without_a_session_goes_to_login(site):

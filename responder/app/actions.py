@@ -171,6 +171,38 @@ def release_early(repo: Repository, pk: int, *, actor: str, now: datetime, reaso
     _changed(drafts, pk)
 
 
+def answer_anyway(repo: Repository, services: Services, pk: int, *, actor: str,
+                  now: datetime, drafts: DraftsMailbox | None = None) -> str:
+    """Decide message ``pk`` again without the per-sender throttle: a person chose to
+    answer a customer who wrote again soon after our reply (the throttle, a loop guard,
+    skipped it). Every other screening rule still applies. Only mail the throttle
+    skipped qualifies. Returns the stage it reached (drafted or held, in its
+    conversation)."""
+    from dataclasses import replace
+
+    from responder.app.service import process_stored
+    from responder.store.repository import StageConflict
+
+    row = repo.get(pk)
+    if row.stage != Stage.SKIPPED.value or row.skip_rule != "throttle":
+        what = (f"skipped by the rule {row.skip_rule!r}" if row.stage == Stage.SKIPPED.value
+                else row.stage)
+        raise ApprovalError(f"message #{pk} is {what}: only mail the per-sender throttle "
+                            "skipped can be answered anyway")
+    try:
+        repo.transition(pk, Stage.RECEIVED, actor=actor, action="answer-anyway",
+                        reason=f"a person chose to answer it (it was skipped: "
+                        f"{row.skip_reason}); decided again without the throttle",
+                        now=now, expect=[Stage.SKIPPED], skip_rule=None, skip_reason=None)
+    except StageConflict as exc:
+        raise ApprovalError(str(exc)) from None
+    unthrottled = replace(services, replied_recently=lambda addr: False)
+    process_stored(repo, unthrottled, [pk], now)
+    stage = repo.get(pk).stage
+    _changed(drafts, pk)
+    return stage
+
+
 def redraft(repo: Repository, services: Services, pk: int, *, actor: str, now: datetime,
             intent: str | None = None, language: str | None = None,
             drafts: DraftsMailbox | None = None) -> str:

@@ -710,6 +710,24 @@ def redraft(ctx: Ctx, pk: int, intent: str | None, language: str | None,
     click.echo(f"#{pk} re-drafted from template {template}")
 
 
+@main.command()
+@click.argument("pk", type=int)
+@click.option("--as", "rep", help="your name for the audit trail")
+@pass_ctx
+def answer(ctx: Ctx, pk: int, rep: str | None) -> None:
+    """Answer a message the per-sender throttle skipped (the customer wrote again soon
+    after our reply): decide it again without the throttle, so it gets a draft."""
+    from responder.app.actions import ApprovalError, answer_anyway
+    from responder.core.clock import utcnow
+    service = ctx.service()
+    try:
+        stage = answer_anyway(ctx.repo, service.services, pk, actor=_actor(rep), now=utcnow(),
+                              drafts=service.drafts)
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"#{pk} decided again without the throttle: now {stage}")
+
+
 # ---- learning from the reps (app/learning.py) ----------------------------------------
 @main.command()
 @click.argument("pk", type=int)

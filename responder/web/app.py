@@ -297,6 +297,17 @@ def _routes(app: Flask) -> None:  # noqa: C901 - the route table, one function p
                   + (" Kept as a label: not hostile." if not_hostile else ""), "ok")
         return _back(pk)
 
+    @app.post("/m/<int:pk>/answer")
+    def answer(pk: int) -> Any:
+        ctx = _ctx()
+        _row(pk)
+        made: list[str] = []
+        if _act(lambda: made.append(actions.answer_anyway(
+                ctx.repo, ctx.service.services, pk, actor=g.user.actor, now=ctx.clock(),
+                drafts=ctx.service.drafts))):
+            flash(f"Decided again without the throttle: now {made[0]}.", "ok")
+        return _back(pk)
+
     @app.post("/m/<int:pk>/label")
     def label(pk: int) -> Any:
         ctx = _ctx()
