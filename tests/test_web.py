@@ -232,6 +232,34 @@ def test_reject_and_redraft(site):
     assert trail[1] == ("rep:ralf", "rejected", "duplicate of #9")
 
 
+def test_answer_anyway_drafts_a_follow_up_the_throttle_skipped(site, sink, services):
+    from dataclasses import replace
+
+    app, repo, pks, clock = site
+    client = app.test_client()
+    login(client)
+    first = pks["01"]
+    post(client, f"/m/{first}/approve", f"/m/{first}")
+    assert repo.get(first).stage == "sent" and len(sink.messages) == 1
+    reply_id = repo.get(first).draft.reply_message_id
+    raw = (b"From: Jane Miller <jane.miller@customer.test>\r\nTo: support@example-shop.test"
+           b"\r\nSubject: Re: Refund for order #10234\r\nMessage-ID: <jane-2@customer.test>"
+           b"\r\nIn-Reply-To: " + reply_id.encode() + b"\r\nDate: Mon, 23 Nov 2026 09:30:00"
+           b" +0000\r\n\r\nThank you, but which address do I send the book back to?\r\n")
+    pk, _ = repo.store_raw(raw, source="smtp", received_at=clock(),
+                           deadline_at=clock() + timedelta(hours=24))
+    throttled = replace(services, replied_recently=lambda addr: repo.replied_recently(
+        addr, clock() - timedelta(hours=24)))
+    process_stored(repo, throttled, [pk], clock())
+    assert (repo.get(pk).stage, repo.get(pk).skip_rule) == ("skipped", "throttle")
+    assert 'id="answer-anyway"' in client.get(f"/m/{pk}").text
+    assert 'id="answer-anyway"' not in client.get(f"/m/{pks['02']}").text   # held: no
+    r = post(client, f"/m/{pk}/answer", f"/m/{pk}")
+    assert "Decided again without the throttle: now drafted" in r.text
+    assert repo.get(pk).stage == "drafted" and repo.get(pk).conversation_id == first
+    assert ("rep:ralf", "answer-anyway") in [(e.actor, e.action) for e in repo.events(pk)]
+
+
 def test_queue_filters_counts_and_badges(site):
     app, repo, pks, clock = site
     client = app.test_client()
