@@ -328,19 +328,15 @@ def describe_customer(h: customers.CustomerHistory) -> str:
             + (f". Why listed: {'; '.join(h.reasons)}" if h.reasons else ""))
 
 
-def recent_threats(repo: Repository, cfg: Config, since: datetime,
-                   recent: list[MessageRow]) -> list[tuple[MessageRow, str]]:
-    """Messages since ``since`` that threaten the shop's reputation, with what they
-    threaten (the customer histories' threat kinds; else the scorer's label)."""
-    kinds: dict[int, list[str]] = {}
-    for h in customers.histories(repo, rules=customers.DifficultyRules.from_config(cfg)):
-        for item, threat in h.threat_evidence:
-            if item.received_at >= since:
-                kinds.setdefault(item.pk, []).append(threat.kind.replace("_", " "))
+def recent_threats(recent: list[MessageRow]) -> list[tuple[MessageRow, str]]:
+    """Which of ``recent`` threaten the shop's reputation, with what they threaten (the
+    customer histories' threat kinds, store/customers.threats_of; else the scorer's
+    label). Reads these messages only, not every customer's history."""
     out = []
     for row in recent:
-        if row.id in kinds:
-            out.append((row, ", ".join(sorted(set(kinds[row.id])))))
+        kinds = sorted({t.kind.replace("_", " ") for t in customers.threats_of(row)})
+        if kinds:
+            out.append((row, ", ".join(kinds)))
         elif "reputation_threat" in (row.hostility_labels or []):
             out.append((row, "reputation threat"))
     return out
@@ -383,7 +379,7 @@ def build_digest(repo: Repository, cfg: Config, now: datetime,
     with repo.session() as s:
         recent = list(s.scalars(select(MessageRow).where(MessageRow.received_at >= since)
                                 .order_by(MessageRow.received_at)))
-    threats = [brief(r) | {"kind": kind} for r, kind in recent_threats(repo, cfg, since, recent)]
+    threats = [brief(r) | {"kind": kind} for r, kind in recent_threats(recent)]
     difficult = new_difficult_customers(repo, cfg, since)
     figures = daily_figures(repo, cfg, now, days=2)      # yesterday and today so far
     body = _renderer(cfg, renderer).render_named(DIGEST_TEMPLATE, {

@@ -155,6 +155,19 @@ def _write_version(root: Path, kind: str, report: KindReport, now: datetime,
         learning.set_current(root, kind, name)
 
 
+def _start(repo: Repository, cfg: Config, root: Path, kind: str
+           ) -> tuple[KindReport, list[LabelRow], list[LabelRow], Path | None]:
+    """What both refits begin with: the kind's latest labels split into the part to fit
+    on and the held-out part, and the version in use (its folder; None = shipped)."""
+    report = KindReport(kind)
+    rows = labels_store.latest_labels(repo, kind)
+    report.labels = len(rows)
+    fit_rows, held_rows = _split(rows, cfg.learning.holdout_percent)
+    report.fit, report.held_out = len(fit_rows), len(held_rows)
+    report.current = learning.current(root, kind) or learning.SHIPPED
+    return report, fit_rows, held_rows, learning.current_dir(root, kind)
+
+
 # ---- hostility ---------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=1)
@@ -189,13 +202,7 @@ def _train_hostility(repo: Repository, cfg: Config, root: Path, now: datetime, f
     from responder.core.scoring import refit
     from responder.core.scoring.mlhead import MultilingualScorer
 
-    report = KindReport("hostility")
-    rows = labels_store.latest_labels(repo, "hostility")
-    report.labels = len(rows)
-    fit_rows, held_rows = _split(rows, cfg.learning.holdout_percent)
-    report.fit, report.held_out = len(fit_rows), len(held_rows)
-    current_dir = learning.current_dir(root, "hostility")
-    report.current = learning.current(root, "hostility") or learning.SHIPPED
+    report, fit_rows, held_rows, current_dir = _start(repo, cfg, root, "hostility")
     y_fit = [int(r.value == labels_store.HOSTILE) for r in fit_rows]
     y_held = [int(r.value == labels_store.HOSTILE) for r in held_rows]
     problem = _too_few(report, cfg, len(set(y_fit)), 1, len(set(y_held)))
@@ -264,13 +271,7 @@ def _train_intent(repo: Repository, cfg: Config, root: Path, now: datetime, forc
     from responder.core.intent import refit
     from responder.core.intent.builtin import BuiltinClassifier
 
-    report = KindReport("intent")
-    rows = labels_store.latest_labels(repo, "intent")
-    report.labels = len(rows)
-    fit_rows, held_rows = _split(rows, cfg.learning.holdout_percent)
-    report.fit, report.held_out = len(fit_rows), len(held_rows)
-    current_dir = learning.current_dir(root, "intent")
-    report.current = learning.current(root, "intent") or learning.SHIPPED
+    report, fit_rows, held_rows, current_dir = _start(repo, cfg, root, "intent")
     problem = _too_few(report, cfg, len({r.value for r in fit_rows}), 1,
                        len({r.value for r in held_rows}))
     if problem:

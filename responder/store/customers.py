@@ -181,6 +181,27 @@ def _threats_from_raw(raw: bytes) -> builtins.list[ReputationThreat]:
     return threats_mod.find_threats(parsed.own_words or parsed.text, parsed.language)
 
 
+def _is_customer_mail(stage: str, skip_rule: str | None, customer_addr: str | None) -> bool:
+    """Does a message count in its sender's history (a person's mail, not a bounce or
+    an auto-reply; the throttle skips a person's mail)?"""
+    return bool(customer_addr) and (stage not in _NOT_CUSTOMER_MAIL or (
+        stage == Stage.SKIPPED.value and skip_rule in _HUMAN_SKIP_RULES))
+
+
+def threats_of(row: MessageRow) -> builtins.list[ReputationThreat]:
+    """The threats a customer history counts for this one message: those stored at
+    decision time, or, for mail decided before they were looked for, found now in its
+    bytes (not written back)."""
+    if not _is_customer_mail(row.stage, row.skip_rule, row.customer_addr):
+        return []
+    found = _threats(row.reputation_threats)
+    if found is not None:
+        return found
+    if row.stage in _DECIDED_STAGES_WITHOUT_VERDICT:
+        return []
+    return _threats_from_raw(row.raw)
+
+
 def histories(repo: Repository, *, rules: DifficultyRules | None = None,
               address: str | None = None) -> builtins.list[CustomerHistory]:
     """Every customer's history (or ``address``'s), most recently active first."""
@@ -195,8 +216,7 @@ def histories(repo: Repository, *, rules: DifficultyRules | None = None,
         if address is not None:
             q = q.where(MessageRow.customer_addr == address.strip().lower())
         rows = list(s.execute(q.order_by(MessageRow.received_at, MessageRow.id)))
-        rows = [r for r in rows if r.stage not in _NOT_CUSTOMER_MAIL
-                or (r.stage == Stage.SKIPPED.value and r.skip_rule in _HUMAN_SKIP_RULES)]
+        rows = [r for r in rows if _is_customer_mail(r.stage, r.skip_rule, r.customer_addr)]
         missing = [r.id for r in rows if _threats(r.reputation_threats) is None
                    and r.stage not in _DECIDED_STAGES_WITHOUT_VERDICT]
         raws: dict[int, bytes] = {}
