@@ -63,13 +63,7 @@ class Keys:
 
 def normalise_subject(subject: str | None) -> str:
     """The subject without reply/forward prefixes, folded, spaces collapsed ("" if none)."""
-    text = (subject or "").strip()
-    if not text:
-        return ""
-    core = drafting.reply_subject(text).removeprefix("Re: ")
-    if core == "your message" and "your message" not in fold(text):
-        return ""                  # the subject was only prefixes ("Re:", "AW: Fwd:")
-    return " ".join(fold(core).split())
+    return " ".join(fold(drafting.without_reply_prefixes(subject)).split())
 
 
 def keys_of(parsed: ParsedMessage, received_at: datetime) -> Keys:

@@ -119,9 +119,14 @@ _ORDER_NUMBER = re.compile(
 _QUOTE_MAX_LINES = 40
 
 
+def without_reply_prefixes(subject: str | None) -> str:
+    """The subject without its reply/forward prefixes ("Re:", "AW: Fwd:" ...)."""
+    return _REPLY_PREFIX.sub("", subject or "").strip()
+
+
 def reply_subject(subject: str) -> str:
     """Exactly one "Re: " in front of the original subject, whatever prefixes it had."""
-    core = _REPLY_PREFIX.sub("", subject or "").strip()
+    core = without_reply_prefixes(subject)
     return f"Re: {core}" if core else "Re: your message"
 
 

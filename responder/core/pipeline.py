@@ -47,9 +47,16 @@ class Services:
                    renderer=drafting.TemplateRenderer(cfg.drafting.templates_dir or None),
                    replied_recently=replied_recently or (lambda addr: False))
 
+    # the policy derived from ``cfg`` (working hours, time zone, bands), kept until
+    # ``cfg`` is replaced: the stages ask for it once per message
+    _policy: tuple[Config, cooling.CoolingPolicy] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
     @property
     def policy(self) -> cooling.CoolingPolicy:
-        return cooling.CoolingPolicy.from_config(self.cfg)
+        if self._policy is None or self._policy[0] is not self.cfg:
+            self._policy = (self.cfg, cooling.CoolingPolicy.from_config(self.cfg))
+        return self._policy[1]
 
     def screen_context(self) -> screening.ScreenContext:
         cfg = self.cfg

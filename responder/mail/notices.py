@@ -38,6 +38,7 @@ from responder.mail.connections import AuthError, ConnectError, close_smtp, conn
 from responder.mail.sending import (
     TEMPORARY,
     failpoint,
+    is_permanent,
     owner_gone,
     owner_token,
     retry_delay,
@@ -166,8 +167,7 @@ def send_one(repo: Repository, cfg: Config, row: NoticeRow, clock: Clock,
             outbox.move(repo, row.id, outbox.SENDING, outbox.UNCERTAIN, now, held_by=owner,
                         error=uncertain_text(fresh))
             return "unknown"
-        permanent = isinstance(exc, (smtplib.SMTPRecipientsRefused, AuthError)) or (
-            isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600)
+        permanent = is_permanent(exc)
         why = f"{'permanent send failure' if permanent else TEMPORARY}: {exc}"
         log.warning("notice #%s: %s", row.id, why)
         outbox.move(repo, row.id, outbox.SENDING, outbox.FAILED if permanent else outbox.PENDING,

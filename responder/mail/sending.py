@@ -352,10 +352,16 @@ def _send_one(repo: Any, cfg: Any, row: Any, tick: Clock, *, expect: Stage, acto
     return "sent"
 
 
+def is_permanent(exc: BaseException) -> bool:
+    """A definite failure that retrying will not mend: the recipient refused, a login
+    refused, or any 5xx answer. Everything else (4xx, no connection) is temporary."""
+    return isinstance(exc, (smtplib.SMTPRecipientsRefused, AuthError)) or (
+        isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600)
+
+
 def _failed(repo: Any, row: Any, owner: str, exc: Exception, now: datetime) -> str:
     """A definite failure: the server did not take the message."""
-    permanent = isinstance(exc, (smtplib.SMTPRecipientsRefused, AuthError)) or (
-        isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600)
+    permanent = is_permanent(exc)
     text = f"{'permanent' if permanent else 'temporary'} send failure: {exc}"
     log.warning("message #%s: %s", row.id, text)
     wait = retry_delay((row.draft.send_attempts or 0) + 1)
